@@ -1,0 +1,110 @@
+# hacp Makefile. `make help` lists the targets.
+
+IMG ?= hacp:dev
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GO ?= go
+# Short fuzzing in `make test`; run `make fuzz FUZZTIME=5m` for longer.
+FUZZTIME ?= 10s
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the markers in api/ and controllers/.
+	$(CONTROLLER_GEN) rbac:roleName=hacp-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run gofmt.
+	gofmt -l -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: verify
+verify: manifests generate ## Check that generated files and formatting are up to date.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@git diff --exit-code -- config/crd config/rbac api || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard config/crd config/rbac api)" || { echo "untracked generated files: commit them"; exit 1; }
+
+.PHONY: envtest
+envtest: ## Build (once, cached) kube-apiserver and etcd for tests; prints their directory.
+	@./hack/envtest-assets.sh
+
+.PHONY: test
+test: verify vet ## Run everything: unit, fuzz (short), envtest and e2e tests.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test -race -count=1 ./...
+	@# fuzzing joins once internal/keepalived lands
+
+.PHONY: test-unit
+test-unit: ## Run the pure unit tests only (no API server).
+	$(GO) test -count=1 ./internal/... ./cmd/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the parsers and renderers for FUZZTIME each.
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
+
+##@ Demo
+
+.PHONY: demo
+demo: ## Run the operator against an embedded local control plane with the seed's cluster.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) run ./test/demo
+
+##@ Build
+
+.PHONY: build
+build: ## Build manager, agent and hacpctl into bin/.
+	$(GO) build -o $(LOCALBIN)/ ./cmd/...
+
+.PHONY: run
+run: manifests ## Run the manager against the cluster in ~/.kube/config.
+	$(GO) run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the image (needs a container engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster in ~/.kube/config.
+	kubectl apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs.
+	kubectl delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with image IMG.
+	cd config/manager && kubectl kustomize . >/dev/null
+	kubectl kustomize config/default | sed 's#image: hacp:dev#image: $(IMG)#' | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator.
+	kubectl kustomize config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

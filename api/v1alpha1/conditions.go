@@ -1,0 +1,45 @@
+package v1alpha1
+
+// Condition types.
+const (
+	// ConditionReady (VIPGroup): every member runs the current config and exactly one is MASTER.
+	ConditionReady = "Ready"
+	// ConditionConfigValid (VIPGroup): the spec renders into configs keepalived accepts.
+	ConditionConfigValid = "ConfigValid"
+	// ConditionConflict (VIPGroup): another VIPGroup uses the same VRID on overlapping nodes.
+	ConditionConflict = "Conflict"
+
+	// ConditionAvailable (HAControlPlane): the control plane serves through its endpoint.
+	ConditionAvailable = "Available"
+	// ConditionQuorumHealthy (HAControlPlane): etcd has quorum with room for a failure.
+	ConditionQuorumHealthy = "QuorumHealthy"
+	// ConditionVIPReady (HAControlPlane): the referenced VIPGroup is Ready.
+	ConditionVIPReady = "VIPReady"
+	// ConditionJoinMaterialReady (HAControlPlane): a complete, unexpired join command exists.
+	ConditionJoinMaterialReady = "JoinMaterialReady"
+)
+
+// Condition reasons.
+const (
+	ReasonQuorate          = "Quorate"
+	ReasonAtRisk           = "AtRisk"
+	ReasonQuorumLost       = "QuorumLost"
+	ReasonNotImplemented   = "NotImplemented"
+	ReasonInvalidSpec      = "InvalidSpec"
+	ReasonRendered         = "Rendered"
+	ReasonVRIDConflict     = "VRIDConflict"
+	ReasonNoConflict       = "NoConflict"
+	ReasonAllNodesReady    = "AllNodesCurrent"
+	ReasonNodesPending     = "NodesPending"
+	ReasonNoMaster         = "NoMaster"
+	ReasonSplitBrain       = "MultipleMasters"
+	ReasonNoMembers        = "NoMembers"
+	ReasonServing          = "Serving"
+	ReasonNotServing       = "NotServing"
+	ReasonVIPGroupReady    = "VIPGroupReady"
+	ReasonVIPNotReady      = "VIPGroupNotReady"
+	ReasonNoVIPGroup       = "NoVIPGroup"
+	ReasonTokensValid      = "Valid"
+	ReasonJoinFailed       = "Failed"
+	ReasonEndpointMismatch = "EndpointMismatch"
+)

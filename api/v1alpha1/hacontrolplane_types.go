@@ -1,0 +1,301 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CertificateUpload says whether the operator re-uploads the control-plane certificates to the
+// kubeadm-certs Secret (what `kubeadm init phase upload-certs --upload-certs` does).
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type CertificateUpload string
+
+const (
+	// CertificateUploadEnabled keeps kubeadm-certs and a certificate key valid at all times. It
+	// needs the manager to run on a control-plane node with the pki directory mounted read-only.
+	CertificateUploadEnabled CertificateUpload = "Enabled"
+	// CertificateUploadDisabled only rotates bootstrap tokens: worker join commands stay valid,
+	// control-plane joins need the certificates copied by hand.
+	CertificateUploadDisabled CertificateUpload = "Disabled"
+)
+
+// HAControlPlaneSpec is the desired state of a kubeadm control plane kept highly available.
+type HAControlPlaneSpec struct {
+	// controlPlaneEndpoint is the address every node and client uses to reach the API servers, as
+	// given to `kubeadm init --control-plane-endpoint`: host:port, where host is normally a virtual
+	// IP of the referenced VIPGroup (for example 192.168.1.8:6443 or [2001:db8::8]:6443).
+	// +required
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=261
+	// +kubebuilder:validation:XValidation:rule="isURL('https://' + self) && url('https://' + self).getPort() != '' && url('https://' + self).getHostname() != '' && url('https://' + self).getEscapedPath() == '' && int(url('https://' + self).getPort()) >= 1 && int(url('https://' + self).getPort()) <= 65535",message="controlPlaneEndpoint must be host:port (for example 192.168.1.8:6443 or [2001:db8::8]:6443), with a port in 1..65535 and no scheme or path"
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint"`
+
+	// vipGroupRef names the VIPGroup, in the same namespace, that serves the endpoint's address.
+	// Its members' health feeds the VIP column of what-if results.
+	// +optional
+	VIPGroupRef *LocalObjectReference `json:"vipGroupRef,omitempty"`
+
+	// controlPlaneSelector selects the control-plane Nodes.
+	// +optional
+	// +kubebuilder:default={"node-role.kubernetes.io/control-plane":""}
+	// +kubebuilder:validation:MaxProperties=16
+	ControlPlaneSelector map[string]string `json:"controlPlaneSelector,omitempty"`
+
+	// joinMaterial configures the bootstrap tokens and certificate key kept valid for `kubeadm join`.
+	// +optional
+	// +kubebuilder:default={}
+	JoinMaterial JoinMaterialSpec `json:"joinMaterial,omitempty"`
+
+	// etcd says how to reach the etcd cluster for member lists, health and alarms. Without it,
+	// membership is inferred from kubeadm's etcd mirror pods.
+	// +optional
+	Etcd *EtcdAccess `json:"etcd,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace.
+type LocalObjectReference struct {
+	// name of the object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// JoinMaterialSpec configures join material rotation.
+// +kubebuilder:validation:XValidation:rule="!has(self.rotateBefore) || !has(self.tokenTTL) || duration(self.rotateBefore) < duration(self.tokenTTL)",message="rotateBefore must be shorter than tokenTTL, or every token would be replaced as soon as it is made"
+type JoinMaterialSpec struct {
+	// tokenTTL is the lifetime of each bootstrap token the operator mints.
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('720h')",message="tokenTTL must be between 10m and 720h"
+	TokenTTL metav1.Duration `json:"tokenTTL,omitempty"`
+
+	// rotateBefore is how long before expiry a successor is minted, so that two valid tokens
+	// overlap and a join in progress never meets an expired one. For the certificate key, whose
+	// lifetime is short, the lead is the smaller of rotateBefore and half of certificateKeyTTL.
+	// +optional
+	// +kubebuilder:default="2h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="rotateBefore must be at least 1m"
+	RotateBefore metav1.Duration `json:"rotateBefore,omitempty"`
+
+	// certificateUpload says whether the kubeadm-certs Secret and certificate key are kept valid.
+	// +optional
+	// +kubebuilder:default=Disabled
+	CertificateUpload CertificateUpload `json:"certificateUpload,omitempty"`
+
+	// certificateKeyTTL is how long uploaded certificates live (kubeadm uses 2h).
+	// +optional
+	// +kubebuilder:default="2h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('24h')",message="certificateKeyTTL must be between 10m and 24h"
+	CertificateKeyTTL metav1.Duration `json:"certificateKeyTTL,omitempty"`
+
+	// pkiDirectory is where the manager reads the cluster CA keys when certificateUpload is
+	// Enabled (mounted read-only from a control-plane node).
+	// +optional
+	// +kubebuilder:default=/etc/kubernetes/pki
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:Pattern=`^/`
+	PKIDirectory string `json:"pkiDirectory,omitempty"`
+}
+
+// EtcdAccess is how the operator reaches etcd.
+type EtcdAccess struct {
+	// endpoints are etcd client URLs (https://host:2379). When empty, they come from the
+	// kubeadm.kubernetes.io/etcd.advertise-client-urls annotation of the etcd mirror pods.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http')",message="each etcd endpoint must be an http(s) URL such as https://192.168.1.12:2379"
+	Endpoints []string `json:"endpoints,omitempty"`
+
+	// clientSecretRef names a Secret in the HAControlPlane's namespace with keys ca.crt, tls.crt and
+	// tls.key: an etcd client certificate (kubeadm's apiserver-etcd-client works).
+	// +required
+	ClientSecretRef LocalObjectReference `json:"clientSecretRef"`
+}
+
+// FailureImpact is something a set of node failures breaks.
+// +kubebuilder:validation:Enum=EtcdQuorum;VIP;APIServer
+type FailureImpact string
+
+const (
+	// ImpactEtcdQuorum: fewer than quorum etcd voters remain healthy; writes and reads stop.
+	ImpactEtcdQuorum FailureImpact = "EtcdQuorum"
+	// ImpactVIP: no healthy VIPGroup member remains, so the endpoint address is not served.
+	ImpactVIP FailureImpact = "VIP"
+	// ImpactAPIServer: no node with a ready API server remains.
+	ImpactAPIServer FailureImpact = "APIServer"
+)
+
+// HAControlPlaneStatus is the observed state of an HAControlPlane.
+type HAControlPlaneStatus struct {
+	// conditions: Available, QuorumHealthy, VIPReady, JoinMaterialReady.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// members are the control-plane nodes and etcd members, joined by name.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Members []MemberStatus `json:"members,omitempty"`
+
+	// readyMembers / totalMembers: members whose Node is Ready (for print columns).
+	// +optional
+	ReadyMembers string `json:"readyMembers,omitempty"`
+
+	// quorum is the etcd quorum arithmetic.
+	// +optional
+	Quorum *QuorumStatus `json:"quorum,omitempty"`
+
+	// etcdSummary is "healthy/quorum" voters (for print columns).
+	// +optional
+	EtcdSummary string `json:"etcdSummary,omitempty"`
+
+	// vipMaster is the node holding the virtual IP, from the referenced VIPGroup.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	VIPMaster string `json:"vipMaster,omitempty"`
+
+	// whatIf says what further failures would break: every single-node failure and the minimal
+	// failure sets that break something.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	WhatIf []WhatIfResult `json:"whatIf,omitempty"`
+
+	// joinMaterial names the join Secret and when its material expires; never secret values.
+	// +optional
+	JoinMaterial *JoinMaterialStatus `json:"joinMaterial,omitempty"`
+}
+
+// MemberStatus is one control-plane member.
+type MemberStatus struct {
+	// name is the Node name (or the etcd member name when no Node matches).
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// address is the Node's InternalIP.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// nodeReady is the Node's Ready condition; false when there is no Node.
+	// +optional
+	NodeReady bool `json:"nodeReady"`
+	// apiServerReady is the readiness of the node's kube-apiserver mirror pod.
+	// +optional
+	APIServerReady bool `json:"apiServerReady"`
+	// etcdMemberID is the etcd member ID in hex, empty when the node has no etcd member.
+	// +optional
+	EtcdMemberID string `json:"etcdMemberID,omitempty"`
+	// etcdHealthy is whether the member answers and is part of the cluster.
+	// +optional
+	EtcdHealthy bool `json:"etcdHealthy"`
+	// learner is true for a non-voting etcd member.
+	// +optional
+	Learner bool `json:"learner,omitempty"`
+	// vipEligible is whether the node's keepalived could hold the VIP (member of the VIPGroup and
+	// not in FAULT).
+	// +optional
+	VIPEligible bool `json:"vipEligible"`
+	// problem names an inconsistency: an etcd member without a Node, or a Node without a member.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Problem string `json:"problem,omitempty"`
+}
+
+// QuorumStatus is the etcd quorum arithmetic.
+type QuorumStatus struct {
+	// voters is the number of etcd members that are not learners.
+	Voters int32 `json:"voters"`
+	// healthy is the number of healthy voters.
+	Healthy int32 `json:"healthy"`
+	// quorum is voters/2 + 1.
+	Quorum int32 `json:"quorum"`
+	// failureTolerance is healthy - quorum: how many more voters may fail. Negative means quorum
+	// is lost.
+	FailureTolerance int32 `json:"failureTolerance"`
+}
+
+// WhatIfResult is the outcome of a hypothetical failure set.
+type WhatIfResult struct {
+	// failed are the node names assumed to fail.
+	// +listType=atomic
+	Failed []string `json:"failed"`
+	// survives is true when nothing breaks.
+	Survives bool `json:"survives"`
+	// breaks lists what stops working.
+	// +optional
+	// +listType=atomic
+	Breaks []FailureImpact `json:"breaks,omitempty"`
+	// message says it in a sentence.
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message"`
+}
+
+// JoinMaterialStatus names the join material; values stay in Secrets.
+type JoinMaterialStatus struct {
+	// secretName is the Secret in the HAControlPlane's namespace with ready join commands.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+	// tokenID is the public half of the bootstrap token in use.
+	// +optional
+	TokenID string `json:"tokenID,omitempty"`
+	// tokenExpiresAt is when that token expires.
+	// +optional
+	TokenExpiresAt *metav1.Time `json:"tokenExpiresAt,omitempty"`
+	// certificateKeyExpiresAt is when the uploaded certificates are garbage collected.
+	// +optional
+	CertificateKeyExpiresAt *metav1.Time `json:"certificateKeyExpiresAt,omitempty"`
+	// nextRotationAt is when the operator next changes join material.
+	// +optional
+	NextRotationAt *metav1.Time `json:"nextRotationAt,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=hacp,categories=hacp
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
+// +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.readyMembers`,description="control-plane Nodes Ready / total"
+// +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.etcdSummary`,description="healthy voters / quorum"
+// +kubebuilder:printcolumn:name="Tolerance",type=integer,JSONPath=`.status.quorum.failureTolerance`,description="further voter failures survivable"
+// +kubebuilder:printcolumn:name="VIP-Master",type=string,JSONPath=`.status.vipMaster`
+// +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// HAControlPlane keeps a kubeadm control plane's join material valid and reports its quorum
+// health and what further failures would break.
+type HAControlPlane struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state.
+	// +required
+	Spec HAControlPlaneSpec `json:"spec"`
+
+	// status is the observed state.
+	// +optional
+	Status HAControlPlaneStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// HAControlPlaneList is a list of HAControlPlanes.
+type HAControlPlaneList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []HAControlPlane `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&HAControlPlane{}, &HAControlPlaneList{})
+}

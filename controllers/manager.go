@@ -1,0 +1,79 @@
+package controllers
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+// DefaultNodeCacheSelector is the label every Node the operator can see must carry. Caching only
+// control-plane Nodes keeps the manager's memory flat on clusters with thousands of workers.
+const DefaultNodeCacheSelector = "node-role.kubernetes.io/control-plane"
+
+// NewScheme returns a scheme with the built-in kinds and hacp's.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := hacpv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// CacheOptions restricts the informers to what the reconcilers read: Nodes matching
+// nodeSelector, control-plane Pods (kubeadm's mirror pods and hacp's agents carry
+// tier=control-plane), and Secrets and DaemonSets that hacp manages. Production, the envtest suite
+// and the demo all use these options, so tests see what the manager sees.
+// Reads of objects outside these selectors (a user's VRRP password Secret, kubeadm's
+// cluster-info) go through the API reader, uncached.
+func CacheOptions(nodeSelector string) (cache.Options, error) {
+	nodeSel, err := labels.Parse(nodeSelector)
+	if err != nil {
+		return cache.Options{}, fmt.Errorf("node cache selector %q: %w", nodeSelector, err)
+	}
+	managed, _ := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{LabelManagedByValue})
+	tier, _ := labels.NewRequirement("tier", selection.Equals, []string{"control-plane"})
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Node{}:      {Label: nodeSel},
+			&corev1.Pod{}:       {Label: labels.NewSelector().Add(*tier)},
+			&corev1.Secret{}:    {Label: labels.NewSelector().Add(*managed)},
+			&appsv1.DaemonSet{}: {Label: labels.NewSelector().Add(*managed)},
+		},
+	}, nil
+}
+
+// Config carries what the reconcilers need beyond the manager.
+type Config struct {
+	// Clock is injected so time-driven decisions can be tested; nil means the real clock.
+	Clock clock.Clock
+	// AgentImage is the default image for agent DaemonSets.
+	AgentImage string
+}
+
+// SetupReconcilers registers both reconcilers with mgr.
+func SetupReconcilers(mgr ctrl.Manager, cfg Config) error {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if err := (&VIPGroupReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: cfg.Clock}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up VIPGroup reconciler: %w", err)
+	}
+	if err := (&HAControlPlaneReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: cfg.Clock}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up HAControlPlane reconciler: %w", err)
+	}
+	return nil
+}

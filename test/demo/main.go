@@ -1,0 +1,251 @@
+// Command demo shows hacp doing its job on an embedded local control plane: the seed's four hosts
+// as Nodes, examples/haclusterplane.yaml applied, the manager running in-process, and what
+// `kubectl get hacp,vipg -A` would print. It leaves nothing running.
+//
+// Run it with `make demo`, which provides kube-apiserver and etcd (KUBEBUILDER_ASSETS).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/controllers"
+	"hacp.dev/hacp/internal/manifest"
+	"hacp.dev/hacp/internal/table"
+)
+
+// The seed's hosts: h1..h3 control plane, h4 a worker.
+var seedHosts = []struct {
+	name, ip     string
+	controlPlane bool
+}{
+	{"h1", "192.168.1.12", true},
+	{"h2", "192.168.1.10", true},
+	{"h3", "192.168.1.9", true},
+	{"h4", "192.168.1.16", false},
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return errors.New("KUBEBUILDER_ASSETS is not set: run `make demo`, which builds kube-apiserver and etcd first")
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	logOut := io.Discard
+	if os.Getenv("HACP_DEMO_VERBOSE") != "" {
+		logOut = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOut)))
+
+	step("Starting a local control plane (kube-apiserver + etcd) and installing hacp's CRDs")
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the local control plane: %w", err)
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo: stopping the local control plane:", err)
+		}
+	}()
+
+	scheme := controllers.NewScheme()
+	_ = apiextensionsv1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	step("Registering the seed's hosts as Nodes (h1..h3 control plane, h4 worker)")
+	for _, h := range seedHosts {
+		if err := createNode(ctx, c, h.name, h.ip, h.controlPlane); err != nil {
+			return err
+		}
+		role := "worker"
+		if h.controlPlane {
+			role = "control-plane"
+		}
+		fmt.Printf("  %-3s %-13s %s, Ready\n", h.name, h.ip, role)
+	}
+
+	step("kubectl apply -f examples/haclusterplane.yaml")
+	data, err := os.ReadFile(filepath.Join(root, "examples", "haclusterplane.yaml"))
+	if err != nil {
+		return err
+	}
+	objs, err := manifest.Decode(data)
+	if err != nil {
+		return fmt.Errorf("examples/haclusterplane.yaml: %w", err)
+	}
+	for _, o := range objs {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		fmt.Printf("  %s.hacp.dev/%s created\n", strings.ToLower(o.GetKind()), o.GetName())
+	}
+
+	step("Running the hacp manager in-process")
+	cacheOpts, err := controllers.CacheOptions(controllers.DefaultNodeCacheSelector)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return err
+	}
+	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: "hacp:dev"}); err != nil {
+		return err
+	}
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	defer func() {
+		stopMgr()
+		<-mgrDone
+	}()
+
+	if err := waitObserved(ctx, c); err != nil {
+		return err
+	}
+
+	step("kubectl get hacp,vipg -A")
+	if err := printTables(ctx, c); err != nil {
+		return err
+	}
+	if err := printConditions(ctx, c); err != nil {
+		return err
+	}
+	step("Done: the manager and the local control plane are stopped")
+	return nil
+}
+
+func createNode(ctx context.Context, c client.Client, name, ip string, controlPlane bool) error {
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}}}
+	if controlPlane {
+		n.Labels["node-role.kubernetes.io/control-plane"] = ""
+	}
+	if err := c.Create(ctx, n); err != nil {
+		return fmt.Errorf("creating Node %s: %w", name, err)
+	}
+	n.Status = corev1.NodeStatus{
+		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}},
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+	}
+	if err := c.Status().Update(ctx, n); err != nil {
+		return fmt.Errorf("setting Node %s status: %w", name, err)
+	}
+	return nil
+}
+
+// waitObserved waits until both example objects carry a status for their current generation.
+func waitObserved(ctx context.Context, c client.Client) error {
+	for {
+		var vg hacpv1.VIPGroup
+		var hcp hacpv1.HAControlPlane
+		errV := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg)
+		errH := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp)
+		if errV == nil && errH == nil && vg.Status.ObservedGeneration == vg.Generation && hcp.Status.ObservedGeneration == hcp.Generation {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the reconcilers to report status: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func printTables(ctx context.Context, c client.Client) error {
+	for _, res := range []string{"hacontrolplanes.hacp.dev", "vipgroups.hacp.dev"} {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := c.Get(ctx, types.NamespacedName{Name: res}, &crd); err != nil {
+			return err
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetAPIVersion("hacp.dev/v1alpha1")
+		list.SetKind(crd.Spec.Names.ListKind)
+		if err := c.List(ctx, list); err != nil {
+			return err
+		}
+		if err := table.Print(os.Stdout, &crd, list.Items, time.Now()); err != nil {
+			return err
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+func printConditions(ctx context.Context, c client.Client) error {
+	var hcp hacpv1.HAControlPlane
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp); err != nil {
+		return err
+	}
+	var vg hacpv1.VIPGroup
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg); err != nil {
+		return err
+	}
+	fmt.Println("Conditions:")
+	for _, cond := range hcp.Status.Conditions {
+		fmt.Printf("  hacp/kubernetes     %-18s %-8s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	for _, cond := range vg.Status.Conditions {
+		fmt.Printf("  vipg/kube-apiserver %-18s %-8s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	return nil
+}
+
+func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the demo from inside the hacp repository")
+		}
+		dir = parent
+	}
+}
