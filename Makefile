@@ -51,7 +51,7 @@ envtest: ## Build (once, cached) kube-apiserver and etcd for tests; prints their
 .PHONY: test
 test: verify vet ## Run everything: unit, fuzz (short), envtest and e2e tests.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test -race -count=1 ./...
-	@# fuzzing joins once internal/keepalived lands
+	$(MAKE) fuzz
 
 .PHONY: test-unit
 test-unit: ## Run the pure unit tests only (no API server).
@@ -60,6 +60,7 @@ test-unit: ## Run the pure unit tests only (no API server).
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers and renderers for FUZZTIME each.
 	$(GO) test ./internal/keepalived -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/keepalived -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 ##@ Demo
 

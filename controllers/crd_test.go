@@ -12,11 +12,13 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 )
 
@@ -113,6 +115,24 @@ var _ = Describe("CRDs", func() {
 		Expect(vg.Spec.HealthCheck.Path).To(Equal("/readyz"))
 		Expect(vg.Spec.HealthCheck.APIServerPort).To(BeEquivalentTo(6443))
 		Expect(vg.Spec.Preemption).To(Equal(hacpv1.PreemptionEnabled))
+	})
+
+	It("default VIPGroups the way keepalived.Defaulted does for files that never reach the API server", func() {
+		for _, mutate := range []func(*unstructured.Unstructured){
+			func(*unstructured.Unstructured) {},
+			set("spec.healthCheck", map[string]any{"fall": int64(3)}),
+			set("spec.passwordSecretRef", map[string]any{"name": "pw"}),
+			set("spec.vrrpVersion", int64(3)),
+		} {
+			u := validVIPGroup("default")
+			mutate(u)
+			var typed hacpv1.VIPGroup
+			Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &typed)).To(Succeed())
+			Expect(k8sClient.Create(ctx, u, client.DryRunAll)).To(Succeed())
+			var served hacpv1.VIPGroup
+			Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &served)).To(Succeed())
+			Expect(keepalived.Defaulted(typed.Spec)).To(Equal(served.Spec))
+		}
 	})
 
 	DescribeTable("reject bad VIPGroups with a message a person can act on",

@@ -1,0 +1,43 @@
+// Command hacpctl is hacp's command line: it renders a node's keepalived config before any
+// cluster exists, prints what-if tables, and prints join commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `hacpctl: hacp's command line
+
+Usage:
+  hacpctl render -f FILE --node NAME=ADDRESS [--peer NAME=ADDRESS ...] [flags]
+      Print the keepalived.conf of one node for the VIPGroup in FILE (for the seed node before
+      the cluster exists).
+
+Run 'hacpctl COMMAND -h' for the flags of a command.
+`
+
+// exitUsage is the exit code for bad flags or input files.
+const exitUsage = 2
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "render":
+		return runRender(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hacpctl: unknown command %q (try 'hacpctl help')\n", args[0])
+		return exitUsage
+	}
+}

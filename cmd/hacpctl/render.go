@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/keepalived"
+	"hacp.dev/hacp/internal/manifest"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// memberFlag collects NAME=ADDRESS[,ADDRESS] values.
+type memberFlag []keepalived.Member
+
+func (m *memberFlag) String() string { return fmt.Sprint(len(*m)) }
+
+func (m *memberFlag) Set(v string) error {
+	mem, err := parseMember(v)
+	if err != nil {
+		return err
+	}
+	*m = append(*m, mem)
+	return nil
+}
+
+func parseMember(v string) (keepalived.Member, error) {
+	name, addrs, ok := strings.Cut(v, "=")
+	if !ok || name == "" || addrs == "" {
+		return keepalived.Member{}, fmt.Errorf("%q is not NAME=ADDRESS", v)
+	}
+	mem := keepalived.Member{Name: name}
+	for _, a := range strings.Split(addrs, ",") {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return keepalived.Member{}, fmt.Errorf("%q: %q is not an IP address", v, a)
+		}
+		mem.Addresses = append(mem.Addresses, ip)
+	}
+	return mem, nil
+}
+
+func runRender(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		file, vipgroup, mode, passwordFile, iface, node string
+		peers                                           memberFlag
+	)
+	fs.StringVar(&file, "f", "", "multi-document YAML holding the VIPGroup (such as examples/haclusterplane.yaml)")
+	fs.StringVar(&vipgroup, "vipgroup", "", "name of the VIPGroup in FILE (default: the only one)")
+	fs.StringVar(&node, "node", "", "the node to render, NAME=ADDRESS (ADDRESS may be IPv4,IPv6)")
+	fs.Var(&peers, "peer", "another member, NAME=ADDRESS; repeat for each")
+	fs.StringVar(&mode, "mode", "", "health check mode: weighted (the seed node during bootstrap: the VIP comes up before any API server) or quorum-aware (default: the VIPGroup's)")
+	fs.StringVar(&passwordFile, "password-file", "", "file holding the VRRPv2 password (at most 8 characters); generated when absent")
+	fs.StringVar(&iface, "interface", "", "interface for VRRP and the VIP when the VIPGroup names none (default eth0)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: hacpctl render -f FILE --node NAME=ADDRESS [--peer NAME=ADDRESS ...] [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "hacpctl render: "+format+"\n", a...)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	if file == "" || node == "" {
+		return fail("-f FILE and --node NAME=ADDRESS are required")
+	}
+	self, err := parseMember(node)
+	if err != nil {
+		return fail("--node %v", err)
+	}
+	vg, err := readVIPGroup(file, vipgroup)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var hcMode hacpv1.HealthCheckMode
+	switch mode {
+	case "":
+	case "weighted", "Weighted":
+		hcMode = hacpv1.HealthCheckWeighted
+	case "quorum-aware", "QuorumAware":
+		hcMode = hacpv1.HealthCheckQuorumAware
+	default:
+		return fail("--mode %q: want weighted or quorum-aware", mode)
+	}
+	spec := keepalived.Defaulted(vg.Spec)
+	opts := keepalived.DefaultOptions()
+	if iface != "" {
+		opts.DefaultInterface = iface
+	}
+	in := keepalived.Input{Namespace: vg.Namespace, Name: vg.Name, Spec: spec, Mode: hcMode, Options: opts}
+	if in.Namespace == "" {
+		in.Namespace = "default"
+	}
+	in.Members = append([]keepalived.Member{self}, peers...)
+	// Static members in the file are peers too, unless given on the command line.
+	for _, sm := range spec.StaticMembers {
+		if containsMember(in.Members, sm.Name) {
+			continue
+		}
+		a, err := netip.ParseAddr(sm.Address)
+		if err != nil {
+			return fail("staticMembers %s: %v", sm.Name, err)
+		}
+		in.Members = append(in.Members, keepalived.Member{Name: sm.Name, Addresses: []netip.Addr{a}, Static: true})
+	}
+	if spec.VRRPVersion == 2 {
+		if passwordFile != "" {
+			b, err := os.ReadFile(passwordFile)
+			if err != nil {
+				return fail("--password-file: %v", err)
+			}
+			in.Password = strings.TrimRight(string(b), "\r\n")
+		} else {
+			in.Password = keepalived.GeneratePassword()
+			fmt.Fprintf(stderr, "hacpctl render: WARNING: no --password-file; generated VRRP password %q. Every node needs the same one: save it to a file and pass --password-file on the other nodes, or create the Secret the VIPGroup's passwordSecretRef names.\n", in.Password)
+		}
+	} else if passwordFile != "" {
+		return fail("--password-file: VRRPv3 has no authentication; remove the flag or use vrrpVersion 2")
+	}
+	cfg, err := keepalived.RenderNode(in, self.Name)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(in.Members) == 1 {
+		fmt.Fprintln(stderr, "hacpctl render: note: this node is the only member, so its VRRP adverts go to the multicast group until peers are added (keepalived rejects unicast without peers).")
+	}
+	if _, err := stdout.Write(cfg.Text); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func containsMember(ms []keepalived.Member, name string) bool {
+	for _, m := range ms {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func readVIPGroup(file, name string) (*hacpv1.VIPGroup, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifest.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var found []*hacpv1.VIPGroup
+	for _, o := range objs {
+		if o.GetKind() != "VIPGroup" || (name != "" && o.GetName() != name) {
+			continue
+		}
+		var vg hacpv1.VIPGroup
+		if _, err := manifest.Into([]*unstructured.Unstructured{o}, "VIPGroup", &vg); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		found = append(found, &vg)
+	}
+	switch {
+	case len(found) == 0 && name != "":
+		return nil, fmt.Errorf("%s: no VIPGroup named %q", file, name)
+	case len(found) == 0:
+		return nil, fmt.Errorf("%s: no VIPGroup", file)
+	case len(found) > 1:
+		return nil, fmt.Errorf("%s: %d VIPGroups; choose one with --vipgroup", file, len(found))
+	}
+	return found[0], nil
+}

@@ -1,0 +1,75 @@
+package keepalived
+
+import (
+	"net/netip"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+// Member is one node that runs (or, for static members, is a peer of) keepalived.
+type Member struct {
+	// Name is the Node name; it becomes router_id and the key of the node's config.
+	Name string
+	// Addresses are the member's unicast addresses, at most one per family. The IPv4 instance uses
+	// the IPv4 one, the IPv6 instance the IPv6 one.
+	Addresses []netip.Addr
+	// Interface overrides spec.interface for this member (the interface holding its InternalIP).
+	Interface string
+	// Static is true for spec.staticMembers: it is a peer in every config, but gets no config of its
+	// own unless it is the node being rendered (hacpctl render for the seed node).
+	Static bool
+}
+
+// Options are the node-side paths and identities the configs refer to. They are the same on every
+// node, because the agent runs from one image.
+type Options struct {
+	// CheckCommand is the health check program (the agent binary); its arguments are added.
+	CheckCommand string
+	// ScriptUser runs the check; keepalived refuses scripts without one under
+	// enable_script_security.
+	ScriptUser string
+	// NotifyFIFO is where keepalived writes state changes for the agent to read. Empty disables it.
+	NotifyFIFO string
+	// DefaultInterface is used when neither the spec nor the member names an interface.
+	DefaultInterface string
+}
+
+// DefaultOptions are the paths inside hacp's image.
+func DefaultOptions() Options {
+	return Options{
+		CheckCommand: "/usr/local/bin/hacp-agent",
+		// root, not nobody: keepalived 2.2.7's --config-test SIGTERMs itself (exit 143, whatever
+		// the config holds) when script_user is not root, so a reload could not be tested before
+		// it is applied. enable_script_security still refuses a check binary that any non-root
+		// user could modify, and the check is hacp's own binary in hacp's image.
+		ScriptUser:       "root",
+		NotifyFIFO:       "/run/hacp/keepalived.fifo",
+		DefaultInterface: "eth0",
+	}
+}
+
+// Input is everything a render needs.
+type Input struct {
+	// Namespace and Name identify the VIPGroup; they appear in comments and instance names.
+	Namespace, Name string
+	Spec            hacpv1.VIPGroupSpec
+	// Members in any order; the plan orders them (static members in spec order, then by name).
+	Members []Member
+	// Password is the VRRPv2 PASS password (empty: no authentication). Ignored never: with
+	// VRRPv3 a password is an error, because keepalived would drop it silently.
+	Password string
+	// Mode overrides spec.healthCheck.mode when set (hacpctl render --mode weighted for the seed node).
+	Mode    hacpv1.HealthCheckMode
+	Options Options
+}
+
+// NodeConfig is one member's rendered configuration.
+type NodeConfig struct {
+	Node string
+	// Text is the keepalived.conf.
+	Text []byte
+	// Hash is the hex SHA-256 of Text.
+	Hash string
+	// Priority is the member's base priority in the first instance.
+	Priority int
+}

@@ -1,0 +1,200 @@
+package keepalived
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// defaultSpec is a VIPGroup spec with the CRD's defaults filled in.
+func defaultSpec(vips ...string) hacpv1.VIPGroupSpec {
+	return hacpv1.VIPGroupSpec{
+		VirtualIPs:                        vips,
+		VirtualRouterID:                   68,
+		AdvertisementIntervalMilliseconds: 1000,
+		VRRPVersion:                       2,
+		Preemption:                        hacpv1.PreemptionEnabled,
+		HealthCheck: hacpv1.HealthCheck{
+			Mode: hacpv1.HealthCheckQuorumAware, APIServerPort: 6443, Path: "/readyz",
+			IntervalSeconds: 1, TimeoutMilliseconds: 800, Fall: 2, Rise: 2,
+		},
+	}
+}
+
+func member(name string, addrs ...string) Member {
+	m := Member{Name: name}
+	for _, a := range addrs {
+		m.Addresses = append(m.Addresses, netip.MustParseAddr(a))
+	}
+	return m
+}
+
+func seedMembers() []Member {
+	return []Member{member("h1", "192.168.1.12"), member("h2", "192.168.1.10"), member("h3", "192.168.1.9")}
+}
+
+// goldenCases are the configs reviewed as text under testdata/ and checked by real keepalived.
+func goldenCases() map[string]Input {
+	seed := Input{Namespace: "kube-system", Name: "kube-apiserver", Spec: defaultSpec("192.168.1.8"), Members: seedMembers(), Password: "s3cr3t!x"[:6], Options: DefaultOptions()}
+
+	five := Input{Namespace: "kube-system", Name: "five", Spec: defaultSpec("203.0.113.100"), Password: "pw5nodes", Options: DefaultOptions()}
+	five.Spec.VirtualRouterID = 51
+	five.Spec.Interface = "bond0"
+	five.Spec.Preemption = hacpv1.PreemptionDisabled
+	for i, n := range []string{"cp-e", "cp-a", "cp-c", "cp-b", "cp-d"} {
+		five.Members = append(five.Members, member(n, netip.AddrFrom4([4]byte{203, 0, 113, byte(11 + i)}).String()))
+	}
+
+	dual := Input{Namespace: "kube-system", Name: "dual", Spec: defaultSpec("198.51.100.8", "2001:db8::8"), Options: DefaultOptions()}
+	dual.Spec.VRRPVersion = 3
+	dual.Members = []Member{
+		member("n1", "198.51.100.11", "2001:db8::11"),
+		member("n2", "198.51.100.12", "2001:db8::12"),
+		member("n3", "198.51.100.13", "2001:db8::13"),
+	}
+
+	fast := Input{Namespace: "kube-system", Name: "fast", Spec: defaultSpec("198.51.100.9"), Members: []Member{member("f1", "198.51.100.21"), member("f2", "198.51.100.22"), member("f3", "198.51.100.23")}, Options: DefaultOptions()}
+	fast.Spec.VRRPVersion = 3
+	fast.Spec.AdvertisementIntervalMilliseconds = 100
+
+	bootstrap := Input{Namespace: "kube-system", Name: "kube-apiserver", Spec: defaultSpec("192.168.1.8"), Members: []Member{member("h1", "192.168.1.12")}, Password: "bootpw", Mode: hacpv1.HealthCheckWeighted, Options: DefaultOptions()}
+	bootstrap.Spec.StaticMembers = []hacpv1.StaticMember{{Name: "h1", Address: "192.168.1.12"}}
+	bootstrap.Members[0].Static = true
+
+	return map[string]Input{"seed": seed, "five": five, "dualstack": dual, "fast-v3": fast, "bootstrap": bootstrap}
+}
+
+// renderAll renders every node, static members included (the bootstrap case is one).
+func renderAll(t *testing.T, in Input) map[string]NodeConfig {
+	t.Helper()
+	out := map[string]NodeConfig{}
+	for _, m := range in.Members {
+		cfg, err := RenderNode(in, m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.Name] = cfg
+	}
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	for name, in := range goldenCases() {
+		t.Run(name, func(t *testing.T) {
+			for node, cfg := range renderAll(t, in) {
+				path := filepath.Join("testdata", name+"-"+node+".conf")
+				if *update {
+					if err := os.WriteFile(path, cfg.Text, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run `go test ./internal/keepalived -run TestGolden -update` and review the diff)", err)
+				}
+				if string(want) != string(cfg.Text) {
+					t.Errorf("%s differs from the golden file; if intended, run with -update and review the diff.\n--- got ---\n%s", path, cfg.Text)
+				}
+			}
+		})
+	}
+}
+
+func TestGoldenConfigsAreConsistent(t *testing.T) {
+	for name, in := range goldenCases() {
+		if err := LintSet(renderAll(t, in)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	in := goldenCases()["five"]
+	a, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Member order in the input must not matter.
+	rev := in
+	rev.Members = nil
+	for i := len(in.Members) - 1; i >= 0; i-- {
+		rev.Members = append(rev.Members, in.Members[i])
+	}
+	b, err := Render(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node := range a {
+		if a[node].Hash != b[node].Hash {
+			t.Errorf("%s: hash depends on input order", node)
+		}
+	}
+}
+
+func TestPeersNeverIncludeSelf(t *testing.T) {
+	for name, in := range goldenCases() {
+		for node, cfg := range renderAll(t, in) {
+			root, err := Parse(cfg.Text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, inst := range root.Children {
+				if inst.Keyword != "vrrp_instance" {
+					continue
+				}
+				src := inst.Arg("unicast_src_ip")
+				up := inst.Child("unicast_peer")
+				if up == nil {
+					if len(in.Members) > 1 {
+						t.Errorf("%s/%s: no unicast_peer although there are %d members", name, node, len(in.Members))
+					}
+					continue
+				}
+				for _, p := range up.Children {
+					if p.Keyword == src {
+						t.Errorf("%s/%s: own address %s in unicast_peer", name, node, src)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestMembershipChangeReRendersEveryone(t *testing.T) {
+	in := goldenCases()["seed"]
+	before, _ := Render(in)
+	in.Members = append(in.Members, member("h4", "192.168.1.16"))
+	after, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"h1", "h2", "h3"} {
+		if before[n].Hash == after[n].Hash {
+			t.Errorf("%s's config did not change when h4 joined", n)
+		}
+		if !strings.Contains(string(after[n].Text), "192.168.1.16") {
+			t.Errorf("%s does not list h4 as a peer", n)
+		}
+		if before[n].Priority != after[n].Priority {
+			t.Errorf("%s's priority changed from %d to %d when h4 joined", n, before[n].Priority, after[n].Priority)
+		}
+	}
+}
+
+func TestWeightedAndQuorumAwareDifferOnlyInWeight(t *testing.T) {
+	in := goldenCases()["seed"]
+	q, _ := RenderNode(in, "h1")
+	in.Mode = hacpv1.HealthCheckWeighted
+	w, _ := RenderNode(in, "h1")
+	if !strings.Contains(string(q.Text), "weight 0\n") || !strings.Contains(string(w.Text), "weight -100\n") {
+		t.Fatalf("unexpected weights:\n%s\n%s", q.Text, w.Text)
+	}
+}
