@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
 // FieldOwner is the one server-side apply field manager for everything hacp writes.
@@ -38,4 +41,43 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, status
 	u.SetName(obj.GetName())
 	u.SetNamespace(obj.GetNamespace())
 	return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// applyOwned server-side applies obj (a typed object with TypeMeta set) with owner as its
+// controller, so that deleting the owner garbage-collects it.
+func applyOwned(ctx context.Context, c client.Client, owner, obj client.Object) error {
+	if owner != nil {
+		if err := controllerutil.SetControllerReference(owner, obj, c.Scheme()); err != nil {
+			return err
+		}
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	// The converter writes zero-valued structs (creationTimestamp: null, status: {}); dropping
+	// them keeps this field owner from claiming fields it does not mean to set.
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "status")
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// withOwner sets owner as obj's controller and returns obj, for plain Creates.
+func withOwner[T client.Object](scheme *runtime.Scheme, owner client.Object, obj T) T {
+	if err := controllerutil.SetControllerReference(owner, obj, scheme); err != nil {
+		panic(err) // only fails for owners of a kind the scheme lacks: a programming error
+	}
+	return obj
+}
+
+func isTrue(conds []metav1.Condition, typ string) bool {
+	return meta.IsStatusConditionTrue(conds, typ)
+}
+
+// truncate keeps condition messages within the API's 32 KiB bound and readable.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }

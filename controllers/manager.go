@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/keepalived"
 )
 
 // DefaultNodeCacheSelector is the label every Node the operator can see must carry. Caching only
@@ -39,19 +41,34 @@ func NewScheme() *runtime.Scheme {
 // and the demo all use these options, so tests see what the manager sees.
 // Reads of objects outside these selectors (a user's VRRP password Secret, kubeadm's
 // cluster-info) go through the API reader, uncached.
-func CacheOptions(nodeSelector string) (cache.Options, error) {
+//
+// namespaces limits every namespaced informer to the namespaces hacp manages (its Role grants
+// Secret access there and nowhere else); empty means all namespaces (tests, the demo).
+func CacheOptions(nodeSelector string, namespaces ...string) (cache.Options, error) {
 	nodeSel, err := labels.Parse(nodeSelector)
 	if err != nil {
 		return cache.Options{}, fmt.Errorf("node cache selector %q: %w", nodeSelector, err)
 	}
 	managed, _ := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{LabelManagedByValue})
 	tier, _ := labels.NewRequirement("tier", selection.Equals, []string{"control-plane"})
+	var defaultNamespaces map[string]cache.Config
+	if len(namespaces) > 0 {
+		defaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			defaultNamespaces[ns] = cache.Config{}
+		}
+	}
 	return cache.Options{
+		DefaultNamespaces: defaultNamespaces,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Node{}:      {Label: nodeSel},
 			&corev1.Pod{}:       {Label: labels.NewSelector().Add(*tier)},
 			&corev1.Secret{}:    {Label: labels.NewSelector().Add(*managed)},
 			&appsv1.DaemonSet{}: {Label: labels.NewSelector().Add(*managed)},
+			// Only the agents' RBAC objects hacp owns, not every Role in the cluster.
+			&rbacv1.Role{}:           {Label: labels.NewSelector().Add(*managed)},
+			&rbacv1.RoleBinding{}:    {Label: labels.NewSelector().Add(*managed)},
+			&corev1.ServiceAccount{}: {Label: labels.NewSelector().Add(*managed)},
 		},
 	}, nil
 }
@@ -62,6 +79,8 @@ type Config struct {
 	Clock clock.Clock
 	// AgentImage is the default image for agent DaemonSets.
 	AgentImage string
+	// KeepalivedOptions are the node-side paths in the agent image; zero means the defaults.
+	KeepalivedOptions keepalived.Options
 }
 
 // SetupReconcilers registers both reconcilers with mgr.
@@ -69,7 +88,19 @@ func SetupReconcilers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	if err := (&VIPGroupReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: cfg.Clock}).SetupWithManager(mgr); err != nil {
+	if cfg.KeepalivedOptions == (keepalived.Options{}) {
+		cfg.KeepalivedOptions = keepalived.DefaultOptions()
+	}
+	vgr := &VIPGroupReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Scheme:     mgr.GetScheme(),
+		Clock:      cfg.Clock,
+		Recorder:   mgr.GetEventRecorder("hacp"),
+		AgentImage: cfg.AgentImage,
+		Options:    cfg.KeepalivedOptions,
+	}
+	if err := vgr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up VIPGroup reconciler: %w", err)
 	}
 	if err := (&HAControlPlaneReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: cfg.Clock}).SetupWithManager(mgr); err != nil {

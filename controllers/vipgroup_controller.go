@@ -2,55 +2,273 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/keepalived"
 )
 
-// VIPGroupReconciler renders keepalived configs for a VIPGroup's members and runs them.
+// VIPGroupReconciler renders keepalived configs for a VIPGroup's members and runs them with a
+// DaemonSet of agents.
 type VIPGroupReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
-	Clock  clock.PassiveClock
+	// APIReader reads objects outside the cache: a user's VRRP password Secret carries no hacp label.
+	APIReader  client.Reader
+	Scheme     *runtime.Scheme
+	Clock      clock.PassiveClock
+	Recorder   events.EventRecorder
+	AgentImage string
+	Options    keepalived.Options
 }
 
 // +kubebuilder:rbac:groups=hacp.dev,resources=vipgroups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=hacp.dev,resources=vipgroups/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Namespaced permissions (Secrets, DaemonSets, the agents' RBAC) are granted by a Role in the
+// namespaces hacp manages (config/rbac/namespaced_role.yaml): no cluster-wide Secret access.
 
-// Reconcile brings one VIPGroup's status up to date.
+// Reconcile brings one VIPGroup's rendered configs, DaemonSet and status up to date.
 func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	var vg hacpv1.VIPGroup
 	if err := r.Get(ctx, req.NamespacedName, &vg); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	status := hacpv1.VIPGroupStatus{
-		ObservedGeneration: vg.Generation,
-		VirtualRouterID:    vg.Spec.VirtualRouterID,
-		Conditions:         vg.Status.Conditions,
+	if !vg.DeletionTimestamp.IsZero() {
+		// Everything hacp made carries an owner reference; the garbage collector removes it, and
+		// each agent drops the VIPs as it stops.
+		return ctrl.Result{}, nil
 	}
-	meta.SetStatusCondition(&status.Conditions, metav1.Condition{
-		Type:               hacpv1.ConditionReady,
-		Status:             metav1.ConditionUnknown,
-		Reason:             hacpv1.ReasonNotImplemented,
-		Message:            "keepalived rendering and the node agent are not implemented in this version",
-		ObservedGeneration: vg.Generation,
-	})
-	logger.V(1).Info("Reconciled VIPGroup")
-	return ctrl.Result{}, applyStatus(ctx, r.Client, &vg, &status)
+	gen := vg.Generation
+	status := hacpv1.VIPGroupStatus{
+		ObservedGeneration: gen,
+		VirtualRouterID:    vg.Spec.VirtualRouterID,
+		VirtualIPs:         strings.Join(vg.Spec.VirtualIPs, ","),
+		Conditions:         vg.Status.Conditions,
+		ConfigHash:         vg.Status.ConfigHash,
+	}
+	prevMaster := vg.Status.Master
+
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		return ctrl.Result{}, err
+	}
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(vg.Namespace), client.MatchingLabels{LabelVIPGroup: vg.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	reports := map[string]agentReport{}
+	interfaces := map[string]string{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Spec.NodeName == "" || !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		rep := reportOf(p)
+		reports[p.Spec.NodeName] = rep
+		if rep.iface != "" {
+			interfaces[p.Spec.NodeName] = rep.iface
+		}
+	}
+	members, excluded := groupMembers(&vg, nodes.Items, interfaces)
+
+	// A VRID clash with an older group: stand down, touch nothing, say who has it.
+	var groups hacpv1.VIPGroupList
+	if err := r.List(ctx, &groups); err != nil {
+		return ctrl.Result{}, err
+	}
+	membersOf := func(g *hacpv1.VIPGroup) []string {
+		ms, _ := groupMembers(g, nodes.Items, nil)
+		names := make([]string, len(ms))
+		for i, m := range ms {
+			names[i] = m.Name
+		}
+		return names
+	}
+	if other := conflictWith(&vg, groups.Items, membersOf); other != nil {
+		msg := fmt.Sprintf("virtualRouterID %d is already used by VIPGroup %s/%s on the same nodes; choose another VRID (1..255) for one of them", vg.Spec.VirtualRouterID, other.Namespace, other.Name)
+		setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionTrue, hacpv1.ReasonVRIDConflict, msg)
+		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonVRIDConflict, msg)
+		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
+		if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
+			return ctrl.Result{}, err
+		}
+		if !isTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
+			r.Recorder.Eventf(&vg, other, corev1.EventTypeWarning, hacpv1.ReasonVRIDConflict, "Render", msg)
+		}
+		return ctrl.Result{}, nil
+	}
+	setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionFalse, hacpv1.ReasonNoConflict, "no other VIPGroup uses this VRID on these nodes")
+
+	password, err := r.password(ctx, &vg)
+	var configs map[string]keepalived.NodeConfig
+	if err == nil {
+		configs, err = keepalived.Render(keepalived.Input{
+			Namespace: vg.Namespace, Name: vg.Name, Spec: vg.Spec, Members: members, Password: password, Options: r.Options,
+		})
+	}
+	if err != nil {
+		// Never replace a running config with nothing: the last good Secret stays as it is.
+		msg := err.Error()
+		if len(excluded) > 0 {
+			msg += " (excluded: " + strings.Join(excluded, "; ") + ")"
+		}
+		setCondition(&status.Conditions, gen, hacpv1.ConditionConfigValid, metav1.ConditionFalse, hacpv1.ReasonInvalidSpec, truncate(msg, 2048))
+		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonInvalidSpec, "the spec cannot be rendered; the last good config keeps running")
+		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
+		logger.Info("VIPGroup does not render, keeping the last good config", "vipgroup", klog.KObj(&vg), "reason", msg)
+		return ctrl.Result{}, applyStatus(ctx, r.Client, &vg, &status)
+	}
+	// A node whose interface is not known yet gets no config: the agent reports it first.
+	if vg.Spec.Interface == "" {
+		for name, c := range configs {
+			if interfaces[name] == "" {
+				c.Hash, c.Text = "", nil
+				configs[name] = c
+			}
+		}
+	}
+	msg := fmt.Sprintf("rendered configs for %d members", len(configs))
+	if len(excluded) > 0 {
+		msg += "; excluded: " + strings.Join(excluded, "; ")
+	}
+	setCondition(&status.Conditions, gen, hacpv1.ConditionConfigValid, metav1.ConditionTrue, hacpv1.ReasonRendered, truncate(msg, 2048))
+
+	if err := applyOwned(ctx, r.Client, &vg, desiredKeepalivedSecret(&vg, configs)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("applying the config Secret: %w", err)
+	}
+	sa, role, rb := desiredAgentRBAC(&vg)
+	for _, obj := range []client.Object{sa, role, rb} {
+		if err := applyOwned(ctx, r.Client, &vg, obj); err != nil {
+			return ctrl.Result{}, fmt.Errorf("applying the agent's %T: %w", obj, err)
+		}
+	}
+	image := vg.Spec.Image
+	if image == "" {
+		image = r.AgentImage
+	}
+	if err := applyOwned(ctx, r.Client, &vg, desiredDaemonSet(&vg, image)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("applying the DaemonSet: %w", err)
+	}
+
+	plan, err := keepalived.PriorityPlan(vg.Spec, members)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	status.ConfigHash = setHash(configs)
+	status.Nodes = nodeStatuses(plan, configs, reports)
+	status.NodeCount = int32(len(status.Nodes))
+	ready, master := readyCondition(gen, status.Nodes, configs)
+	status.Master = master
+	meta.SetStatusCondition(&status.Conditions, ready)
+	if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Events only after the status write succeeded.
+	if master != prevMaster {
+		switch {
+		case master == "":
+			r.Recorder.Eventf(&vg, nil, corev1.EventTypeWarning, "NoMaster", "Failover", "no node holds the virtual IPs (was %s)", prevMaster)
+		case prevMaster == "":
+			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterElected", "Failover", "%s holds the virtual IPs", master)
+		default:
+			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterChanged", "Failover", "virtual IPs moved from %s to %s", prevMaster, master)
+		}
+	}
+	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler.
+// password returns the VRRPv2 password: the referenced Secret's, or one generated once into an
+// owned Secret. VRRPv3 has none.
+func (r *VIPGroupReconciler) password(ctx context.Context, vg *hacpv1.VIPGroup) (string, error) {
+	if vg.Spec.VRRPVersion == 3 {
+		return "", nil
+	}
+	if ref := vg.Spec.PasswordSecretRef; ref != nil {
+		var s corev1.Secret
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: vg.Namespace, Name: ref.Name}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return "", fmt.Errorf("spec.passwordSecretRef: Secret %s/%s not found", vg.Namespace, ref.Name)
+			}
+			return "", fmt.Errorf("spec.passwordSecretRef: reading Secret %s/%s: %w", vg.Namespace, ref.Name, err)
+		}
+		key := ref.Key
+		if key == "" {
+			key = "password"
+		}
+		pw, ok := s.Data[key]
+		if !ok || len(pw) == 0 {
+			return "", fmt.Errorf("spec.passwordSecretRef: Secret %s/%s has no key %q", vg.Namespace, ref.Name, key)
+		}
+		return strings.TrimRight(string(pw), "\r\n"), nil
+	}
+	var s corev1.Secret
+	err := r.Get(ctx, types.NamespacedName{Namespace: vg.Namespace, Name: passwordSecretName(vg)}, &s)
+	switch {
+	case err == nil && len(s.Data["password"]) > 0:
+		return string(s.Data["password"]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", err
+	}
+	// Generated once; never rotated silently (every node must change it in the same render).
+	pw := keepalived.GeneratePassword()
+	if err := r.Create(ctx, withOwner(r.Scheme, vg, desiredPasswordSecret(vg, pw))); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("password Secret %s appeared concurrently; retrying", passwordSecretName(vg))
+		}
+		return "", err
+	}
+	return pw, nil
+}
+
+// SetupWithManager registers the reconciler and what it watches.
 func (r *VIPGroupReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	allGroups := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list hacpv1.VIPGroupList
+		if err := mgr.GetClient().List(ctx, &list); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i, g := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: g.Namespace, Name: g.Name}}
+		}
+		return out
+	})
+	agentPods := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()[LabelVIPGroup]
+		if name == "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&hacpv1.VIPGroup{}).
+		Owns(&corev1.Secret{}).
+		Owns(&appsv1.DaemonSet{}).
+		Owns(&rbacv1.Role{}).
+		Watches(&corev1.Node{}, allGroups).
+		Watches(&corev1.Pod{}, agentPods).
+		// A VRID conflict is decided across groups: any group's change can resolve another's.
+		Watches(&hacpv1.VIPGroup{}, allGroups).
 		Named("vipgroup").
 		Complete(r)
 }

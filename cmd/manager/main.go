@@ -4,6 +4,7 @@ package main
 import (
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +26,7 @@ func main() {
 		nodeSelector  string
 		agentImage    string
 		leaderElectNS string
+		namespaces    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
@@ -35,13 +37,18 @@ func main() {
 	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second, "How often candidates retry.")
 	flag.StringVar(&nodeSelector, "node-cache-selector", controllers.DefaultNodeCacheSelector, "Label selector of the Nodes the manager caches; VIPGroups and HAControlPlanes only see these Nodes.")
 	flag.StringVar(&agentImage, "agent-image", os.Getenv("HACP_AGENT_IMAGE"), "Default image for agent DaemonSets (env HACP_AGENT_IMAGE).")
+	flag.StringVar(&namespaces, "namespaces", "kube-system", "Comma-separated namespaces whose HAControlPlanes and VIPGroups hacp manages; its Role must grant Secret access there. Empty means all namespaces (needs cluster-wide Secret access).")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	setupLog := ctrl.Log.WithName("setup")
 
-	cacheOpts, err := controllers.CacheOptions(nodeSelector)
+	var nsList []string
+	if namespaces != "" {
+		nsList = strings.Split(namespaces, ",")
+	}
+	cacheOpts, err := controllers.CacheOptions(nodeSelector, nsList...)
 	if err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(2)

@@ -174,8 +174,13 @@ func renderNode(in Input, plan []Plan, self Plan) NodeConfig {
 		w(0, "}")
 	}
 	text := b.Bytes()
+	return NodeConfig{Node: self.Member.Name, Text: text, Hash: HashConfig(text), Priority: self.Priority}
+}
+
+// HashConfig is the hash agents report for the config they run: hex SHA-256 of its bytes.
+func HashConfig(text []byte) string {
 	sum := sha256.Sum256(text)
-	return NodeConfig{Node: self.Member.Name, Text: text, Hash: hex.EncodeToString(sum[:]), Priority: self.Priority}
+	return hex.EncodeToString(sum[:])
 }
 
 func failEffect(mode hacpv1.HealthCheckMode) string {

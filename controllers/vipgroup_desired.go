@@ -1,0 +1,385 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/keepalived"
+)
+
+// Names of the objects a VIPGroup owns.
+func keepalivedSecretName(vg *hacpv1.VIPGroup) string { return vg.Name + "-keepalived" }
+func passwordSecretName(vg *hacpv1.VIPGroup) string   { return vg.Name + "-vrrp-auth" }
+func daemonSetName(vg *hacpv1.VIPGroup) string        { return vg.Name + "-keepalived" }
+func agentName(vg *hacpv1.VIPGroup) string            { return vg.Name + "-agent" }
+
+// agentLabels select a VIPGroup's agent Pods. tier=control-plane puts them in the manager's Pod
+// cache next to kubeadm's mirror pods.
+func agentLabels(vg *hacpv1.VIPGroup) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":     "hacp-agent",
+		"app.kubernetes.io/instance": vg.Name,
+		LabelManagedBy:               LabelManagedByValue,
+		LabelVIPGroup:                vg.Name,
+		"tier":                       "control-plane",
+	}
+}
+
+func ownedLabels(vg *hacpv1.VIPGroup) map[string]string {
+	return map[string]string{LabelManagedBy: LabelManagedByValue, LabelVIPGroup: vg.Name}
+}
+
+// nodeMember turns a Node into a member: its InternalIPs of the families the VIPs use. ok is false
+// with a reason when the node cannot be a member.
+func nodeMember(n *corev1.Node, families map[int]bool) (m keepalived.Member, reason string) {
+	m = keepalived.Member{Name: n.Name}
+	seen := map[int]bool{}
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		ip, err := netip.ParseAddr(a.Address)
+		if err != nil {
+			continue
+		}
+		f := 6
+		if ip.Unmap().Is4() {
+			f, ip = 4, ip.Unmap()
+		}
+		if families[f] && !seen[f] {
+			m.Addresses = append(m.Addresses, ip)
+			seen[f] = true
+		}
+	}
+	if len(m.Addresses) == 0 {
+		return m, fmt.Sprintf("node %s has no InternalIP of the virtual IPs' family", n.Name)
+	}
+	return m, ""
+}
+
+// vipFamilies returns the address families of spec.virtualIPs.
+func vipFamilies(spec hacpv1.VIPGroupSpec) map[int]bool {
+	out := map[int]bool{}
+	for _, v := range spec.VirtualIPs {
+		if ip, err := netip.ParseAddr(v); err == nil {
+			if ip.Unmap().Is4() {
+				out[4] = true
+			} else {
+				out[6] = true
+			}
+		}
+	}
+	return out
+}
+
+// selectsNode reports whether the VIPGroup's nodeSelector matches the node.
+func selectsNode(vg *hacpv1.VIPGroup, n *corev1.Node) bool {
+	return labels.SelectorFromSet(vg.Spec.NodeSelector).Matches(labels.Set(n.Labels))
+}
+
+// groupMembers computes members from Nodes and static members. Nodes come first by name; a
+// static member whose name is also a Node's is dropped (the Node wins). interfaces maps a node to
+// the interface its agent reported.
+func groupMembers(vg *hacpv1.VIPGroup, nodes []corev1.Node, interfaces map[string]string) (members []keepalived.Member, excluded []string) {
+	fams := vipFamilies(vg.Spec)
+	names := map[string]bool{}
+	for i := range nodes {
+		n := &nodes[i]
+		if !selectsNode(vg, n) || !n.DeletionTimestamp.IsZero() {
+			continue
+		}
+		m, reason := nodeMember(n, fams)
+		if reason != "" {
+			excluded = append(excluded, reason)
+			continue
+		}
+		m.Interface = interfaces[n.Name]
+		members = append(members, m)
+		names[n.Name] = true
+	}
+	for _, s := range vg.Spec.StaticMembers {
+		if names[s.Name] {
+			continue
+		}
+		ip, err := netip.ParseAddr(s.Address)
+		if err != nil {
+			excluded = append(excluded, fmt.Sprintf("static member %s: %v", s.Name, err))
+			continue
+		}
+		members = append(members, keepalived.Member{Name: s.Name, Addresses: []netip.Addr{ip}, Static: true})
+	}
+	slices.SortFunc(members, func(a, b keepalived.Member) int { return strings.Compare(a.Name, b.Name) })
+	sort.Strings(excluded)
+	return members, excluded
+}
+
+// conflictWith returns the VIPGroup that vg must yield to: one with the same VRID on overlapping
+// members that was created earlier (ties broken by namespace/name). nil when there is none.
+func conflictWith(vg *hacpv1.VIPGroup, others []hacpv1.VIPGroup, membersOf func(*hacpv1.VIPGroup) []string) *hacpv1.VIPGroup {
+	mine := membersOf(vg)
+	for i := range others {
+		o := &others[i]
+		if o.UID == vg.UID || o.Spec.VirtualRouterID != vg.Spec.VirtualRouterID || !o.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if !olderThan(o, vg) {
+			continue
+		}
+		theirs := membersOf(o)
+		for _, m := range mine {
+			if slices.Contains(theirs, m) {
+				return o
+			}
+		}
+	}
+	return nil
+}
+
+func olderThan(a, b *hacpv1.VIPGroup) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// setHash is the identity of a whole rendered set.
+func setHash(configs map[string]keepalived.NodeConfig) string {
+	names := make([]string, 0, len(configs))
+	for n := range configs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		fmt.Fprintf(h, "%s=%s\n", n, configs[n].Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// agentReport is what an agent said on its Pod.
+type agentReport struct {
+	state, hash, iface, configError string
+}
+
+func reportOf(p *corev1.Pod) agentReport {
+	a := p.Annotations
+	return agentReport{state: a[agent.AnnotationState], hash: a[agent.AnnotationConfigHash], iface: a[agent.AnnotationInterface], configError: a[agent.AnnotationConfigError]}
+}
+
+// nodeStatuses merges the plan with agent reports (by node name).
+func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]agentReport) []hacpv1.VIPGroupNodeStatus {
+	out := make([]hacpv1.VIPGroupNodeStatus, 0, len(plan))
+	for _, p := range plan {
+		ns := hacpv1.VIPGroupNodeStatus{Name: p.Member.Name, Priority: int32(p.Priority), Static: p.Member.Static}
+		addrs := make([]string, len(p.Member.Addresses))
+		for i, a := range p.Member.Addresses {
+			addrs[i] = a.String()
+		}
+		ns.Address = strings.Join(addrs, ",")
+		r, ok := reports[p.Member.Name]
+		switch {
+		case p.Member.Static:
+			ns.State = hacpv1.VRRPStateUnknown
+			ns.Message = "static member: no agent reports for it"
+		case !ok:
+			ns.State = hacpv1.VRRPStateUnknown
+			ns.Message = "no agent Pod on this node yet"
+		default:
+			ns.State = hacpv1.VRRPState(r.state)
+			if ns.State == "" {
+				ns.State = hacpv1.VRRPStateUnknown
+			}
+			ns.ConfigHash = r.hash
+			switch {
+			case r.configError != "":
+				ns.Message = "config rejected: " + r.configError
+			case configs[p.Member.Name].Hash == "":
+				ns.Message = "waiting for the agent to report its interface"
+			case r.hash != configs[p.Member.Name].Hash:
+				ns.Message = "applying the current config"
+			}
+		}
+		out = append(out, ns)
+	}
+	return out
+}
+
+// readyCondition: every agent-run member runs its current config and exactly one member is MASTER.
+func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig) (metav1.Condition, string) {
+	c := metav1.Condition{Type: hacpv1.ConditionReady, ObservedGeneration: gen}
+	var masters, pending []string
+	for _, n := range nodes {
+		if n.State == hacpv1.VRRPStateMaster {
+			masters = append(masters, n.Name)
+		}
+		if !n.Static && (configs[n.Name].Hash == "" || n.ConfigHash != configs[n.Name].Hash) {
+			pending = append(pending, n.Name)
+		}
+	}
+	master := ""
+	if len(masters) == 1 {
+		master = masters[0]
+	}
+	switch {
+	case len(nodes) == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMembers, "no Node matches spec.nodeSelector and there are no staticMembers"
+	case len(masters) > 1:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s): VRRP adverts are not getting through between them", len(masters), strings.Join(masters, ", "))
+	case len(pending) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNodesPending, fmt.Sprintf("not yet running the current config: %s", strings.Join(pending, ", "))
+	case len(masters) == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMaster, "no node holds the virtual IPs (all BACKUP or FAULT)"
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes), master)
+	}
+	return c, master
+}
+
+func setCondition(conds *[]metav1.Condition, gen int64, typ string, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(conds, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: gen})
+}
+
+// desiredKeepalivedSecret holds one key per node with that node's keepalived.conf.
+func desiredKeepalivedSecret(vg *hacpv1.VIPGroup, configs map[string]keepalived.NodeConfig) *corev1.Secret {
+	data := map[string][]byte{}
+	for n, c := range configs {
+		if c.Hash != "" {
+			data[n] = c.Text
+		}
+	}
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: keepalivedSecretName(vg), Namespace: vg.Namespace, Labels: ownedLabels(vg)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+func desiredPasswordSecret(vg *hacpv1.VIPGroup, password string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: passwordSecretName(vg), Namespace: vg.Namespace, Labels: ownedLabels(vg)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{"password": []byte(password)},
+	}
+}
+
+// desiredAgentRBAC lets a VIPGroup's agents read exactly their config Secret and annotate Pods.
+func desiredAgentRBAC(vg *hacpv1.VIPGroup) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding) {
+	name := agentName(vg)
+	meta := metav1.ObjectMeta{Name: name, Namespace: vg.Namespace, Labels: ownedLabels(vg)}
+	sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta}
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: meta,
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{keepalivedSecretName(vg)}, Verbs: []string{"get", "list", "watch"}},
+			// Pods cannot be narrowed by name (DaemonSet Pod names are random); an agent only
+			// patches annotations of its own Pod.
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "patch"}},
+		},
+	}
+	rb := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: meta,
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: vg.Namespace}},
+	}
+	return sa, role, rb
+}
+
+// desiredDaemonSet runs the agent (with keepalived as its child) on every member node.
+func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
+	lbls := agentLabels(vg)
+	args := []string{
+		"run",
+		"--namespace=$(POD_NAMESPACE)",
+		"--pod=$(POD_NAME)",
+		"--node=$(NODE_NAME)",
+		"--host-ip=$(HOST_IP)",
+		"--secret=" + keepalivedSecretName(vg),
+	}
+	if vg.Spec.Interface != "" {
+		args = append(args, "--interface="+vg.Spec.Interface)
+	}
+	env := func(name, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	return &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: daemonSetName(vg), Namespace: vg.Namespace, Labels: ownedLabels(vg)},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelVIPGroup: vg.Name, "app.kubernetes.io/name": "hacp-agent"}},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromInt32(1))},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: lbls},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: agentName(vg),
+					HostNetwork:        true,
+					DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
+					PriorityClassName:  "system-node-critical",
+					NodeSelector:       vg.Spec.NodeSelector,
+					Tolerations: []corev1.Toleration{
+						{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+					},
+					// SIGTERM makes keepalived send a priority-0 advert and drop the VIPs; give it time.
+					TerminationGracePeriodSeconds: ptr.To[int64](15),
+					Containers: []corev1.Container{{
+						Name:    "agent",
+						Image:   image,
+						Command: []string{"/usr/local/bin/hacp-agent"},
+						Args:    args,
+						Env: []corev1.EnvVar{
+							env("POD_NAME", "metadata.name"), env("POD_NAMESPACE", "metadata.namespace"),
+							env("NODE_NAME", "spec.nodeName"), env("HOST_IP", "status.hostIP"),
+						},
+						SecurityContext: &corev1.SecurityContext{
+							// keepalived needs root for raw VRRP sockets and address changes, and only
+							// these capabilities, not a privileged container.
+							RunAsUser:                ptr.To[int64](0),
+							Privileged:               ptr.To(false),
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							Capabilities: &corev1.Capabilities{
+								Drop: []corev1.Capability{"ALL"},
+								Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SETUID", "SETGID", "KILL"},
+							},
+							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+						VolumeMounts: []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+					},
+				},
+			},
+		},
+	}
+}
