@@ -128,7 +128,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 		for i, n := range []string{"h1", "h2", "h3"} {
 			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 11+i))
 		}
-		tc.addWorker("worker", "198.51.100.30") // not selected: no control-plane label
+		tc.addWorker("worker", "198.51.100.30")      // not selected: no control-plane label
 		vg := tc.vipGroup("vip", 66, "198.51.100.8") // not 68: the example group in kube-system holds it on every control-plane node
 		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
 
