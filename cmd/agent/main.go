@@ -1,0 +1,268 @@
+// Command hacp-agent runs in a VIPGroup's DaemonSet: it supervises keepalived with the node's
+// rendered config and reports VRRP state on its own Pod. `hacp-agent check-apiserver` is the
+// health check the rendered configs call.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"hacp.dev/hacp/internal/agent"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|check-apiserver [flags]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "check-apiserver":
+		os.Exit(checkAPIServer(os.Args[2:]))
+	case "run":
+		if err := run(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "hacp-agent:", err)
+			os.Exit(1)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "hacp-agent: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func checkAPIServer(args []string) int {
+	fs := flag.NewFlagSet("check-apiserver", flag.ContinueOnError)
+	host := fs.String("host", "127.0.0.1", "API server address")
+	port := fs.Int("port", 6443, "API server port")
+	path := fs.String("path", "/readyz", "readiness path")
+	timeout := fs.Duration("timeout", 800*time.Millisecond, "timeout of one check")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := agent.CheckAPIServer(context.Background(), *host, *port, *path, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var (
+		namespace  = fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the VIPGroup and this Pod")
+		pod        = fs.String("pod", os.Getenv("POD_NAME"), "this Pod's name (reports go on it)")
+		node       = fs.String("node", os.Getenv("NODE_NAME"), "this node's name (its key in the config Secret)")
+		hostIP     = fs.String("host-ip", os.Getenv("HOST_IP"), "this node's address, to find the default interface")
+		iface      = fs.String("interface", "", "VRRP interface (default: the one holding --host-ip)")
+		secret     = fs.String("secret", "", "the rendered config Secret")
+		dir        = fs.String("dir", "/run/hacp", "private directory for keepalived.conf, pid files and the notify FIFO")
+		fifo       = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path named by the rendered configs")
+		binary     = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
+		kubeconfig = fs.String("kubeconfig", "", "kubeconfig (default: in-cluster)")
+		wrap       = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests: 'ip netns exec h1')")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"namespace": *namespace, "pod": *pod, "node": *node, "secret": *secret} {
+		if v == "" {
+			return fmt.Errorf("--%s is required", name)
+		}
+	}
+	logger := klog.NewKlogr().WithValues("node", *node)
+	if *iface == "" {
+		found, err := interfaceOf(*hostIP)
+		if err != nil {
+			return err
+		}
+		*iface = found
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.Timeout = 10 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	rep := newPodReporter(cs, *namespace, *pod, logger)
+	go rep.loop(ctx)
+
+	configs := make(chan []byte, 1)
+	watchConfig(ctx, cs, *namespace, *secret, *node, configs, logger)
+
+	sup := &agent.Supervisor{
+		Keepalived:       *binary,
+		Dir:              *dir,
+		FIFO:             *fifo,
+		Interface:        *iface,
+		Report:           rep.set,
+		Log:              logger,
+		KeepalivedOutput: os.Stderr,
+	}
+	if *wrap != "" {
+		sup.Wrap = strings.Fields(*wrap)
+	}
+	logger.Info("Starting agent", "interface", *iface, "secret", *secret)
+	err = sup.Run(ctx, configs)
+	// Publish the final STOP before exiting, if the API answers quickly.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	rep.flush(flushCtx)
+	return err
+}
+
+// interfaceOf finds the interface holding addr.
+func interfaceOf(addr string) (string, error) {
+	want, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "", fmt.Errorf("--host-ip %q: %w (or pass --interface)", addr, err)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, i := range ifs {
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == want.Unmap() {
+				return i.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no interface holds %s; pass --interface", addr)
+}
+
+// watchConfig streams this node's key of the config Secret. The informer lists and watches
+// exactly one Secret by name, which is all the agent's Role allows.
+func watchConfig(ctx context.Context, cs kubernetes.Interface, namespace, secret, node string, out chan []byte, logger klog.Logger) {
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+		informers.WithNamespace(namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", secret).String()
+		}))
+	inf := factory.Core().V1().Secrets().Informer()
+	send := func(obj any) {
+		s, ok := obj.(*corev1.Secret)
+		if !ok {
+			return
+		}
+		text, ok := s.Data[node]
+		if !ok {
+			logger.Info("No config for this node in the Secret yet", "secret", secret)
+			return
+		}
+		select {
+		case <-out: // drop a config not yet applied: the latest wins
+		default:
+		}
+		out <- text
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    send,
+		UpdateFunc: func(_, n any) { send(n) },
+	})
+	factory.Start(ctx.Done())
+}
+
+// podReporter writes the latest report to the Pod's annotations, retrying in the background.
+type podReporter struct {
+	cs        kubernetes.Interface
+	namespace string
+	pod       string
+	log       klog.Logger
+
+	mu      sync.Mutex
+	latest  agent.Report
+	dirty   bool
+	changed chan struct{}
+}
+
+func newPodReporter(cs kubernetes.Interface, namespace, pod string, log klog.Logger) *podReporter {
+	return &podReporter{cs: cs, namespace: namespace, pod: pod, log: log, changed: make(chan struct{}, 1)}
+}
+
+func (p *podReporter) set(r agent.Report) {
+	p.mu.Lock()
+	p.latest, p.dirty = r, true
+	p.mu.Unlock()
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *podReporter) loop(ctx context.Context) {
+	backoff := 200 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.changed:
+		case <-time.After(backoff):
+		}
+		if err := p.flush(ctx); err != nil {
+			p.log.Error(err, "Reporting state on the Pod failed; keepalived is unaffected, retrying")
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = 200 * time.Millisecond
+	}
+}
+
+func (p *podReporter) flush(ctx context.Context) error {
+	p.mu.Lock()
+	r, dirty := p.latest, p.dirty
+	p.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	changedAt := ""
+	if !r.ChangedAt.IsZero() {
+		changedAt = r.ChangedAt.UTC().Format(time.RFC3339Nano)
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+		agent.AnnotationState:          r.State,
+		agent.AnnotationConfigHash:     r.ConfigHash,
+		agent.AnnotationInterface:      r.Interface,
+		agent.AnnotationConfigError:    r.ConfigError,
+		agent.AnnotationStateChangedAt: changedAt,
+	}}}
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	if _, err := p.cs.CoreV1().Pods(p.namespace).Patch(ctx, p.pod, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hacp-agent"}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.latest == r {
+		p.dirty = false
+	}
+	p.mu.Unlock()
+	return nil
+}
