@@ -12,9 +12,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +30,8 @@ import (
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
+	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 	"hacp.dev/hacp/internal/table"
 )
@@ -145,6 +149,33 @@ func run() error {
 		return err
 	}
 
+	step("The VIPGroup reconciler's output: an agent DaemonSet on every control-plane node")
+	if err := printDaemonSet(ctx, c); err != nil {
+		return err
+	}
+	step("Agents start on h1..h3 and report the interface holding each node's address (simulated: no keepalived runs in the demo; `make test` runs real ones)")
+	if err := simulateAgents(ctx, c, "eth0", nil); err != nil {
+		return err
+	}
+	configs, err := waitConfigs(ctx, c, 3)
+	if err != nil {
+		return err
+	}
+	step("Rendered keepalived.conf per node (Secret kube-system/kube-apiserver-keepalived; password masked)")
+	for _, n := range []string{"h1", "h2", "h3"} {
+		fmt.Printf("--- %s ---\n%s", n, maskPassword(configs[n]))
+	}
+	step("The agents apply them; keepalived elects h1 (highest priority, API server ready)")
+	states := map[string]string{"h1": "MASTER", "h2": "BACKUP", "h3": "BACKUP"}
+	if err := simulateAgents(ctx, c, "eth0", func(node string) (string, string) {
+		return states[node], keepalived.HashConfig(configs[node])
+	}); err != nil {
+		return err
+	}
+	if err := waitVIPReady(ctx, c); err != nil {
+		return err
+	}
+
 	step("kubectl get hacp,vipg -A")
 	if err := printTables(ctx, c); err != nil {
 		return err
@@ -228,10 +259,116 @@ func printConditions(ctx context.Context, c client.Client) error {
 	for _, cond := range vg.Status.Conditions {
 		fmt.Printf("  vipg/kube-apiserver %-18s %-8s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 	}
+	fmt.Println("VIPGroup nodes:")
+	for _, n := range vg.Status.Nodes {
+		fmt.Printf("  %-3s %-13s priority %d  %-7s config %s\n", n.Name, n.Address, n.Priority, n.State, short(n.ConfigHash))
+	}
 	return nil
 }
 
+func printDaemonSet(ctx context.Context, c client.Client) error {
+	var ds appsv1.DaemonSet
+	for {
+		err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &ds)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the agent DaemonSet: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	spec := ds.Spec.Template.Spec
+	sc := spec.Containers[0].SecurityContext
+	fmt.Printf("  daemonset.apps/%s: nodeSelector %v, hostNetwork %v, privileged %v, capabilities %v\n",
+		ds.Name, spec.NodeSelector, spec.HostNetwork, *sc.Privileged, sc.Capabilities.Add)
+	fmt.Printf("  args: %v\n", spec.Containers[0].Args)
+	return nil
+}
+
+// simulateAgents does what each agent Pod of the DaemonSet does on a real node: it exists on its
+// node and annotates itself with its interface and, once keepalived runs, state and config hash.
+func simulateAgents(ctx context.Context, c client.Client, iface string, report func(node string) (state, hash string)) error {
+	for _, h := range seedHosts {
+		if !h.controlPlane {
+			continue
+		}
+		name := "kube-apiserver-keepalived-" + h.name
+		var p corev1.Pod
+		err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: name}, &p)
+		if err != nil {
+			p = corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", Labels: map[string]string{
+					"app.kubernetes.io/name": "hacp-agent", "app.kubernetes.io/managed-by": "hacp", "hacp.dev/vipgroup": "kube-apiserver", "tier": "control-plane",
+				}},
+				Spec: corev1.PodSpec{NodeName: h.name, Containers: []corev1.Container{{Name: "agent", Image: "hacp:dev"}}},
+			}
+			if err := c.Create(ctx, &p); err != nil {
+				return err
+			}
+		}
+		patch := client.MergeFrom(p.DeepCopy())
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[agent.AnnotationInterface] = iface
+		if report != nil {
+			p.Annotations[agent.AnnotationState], p.Annotations[agent.AnnotationConfigHash] = report(h.name)
+		}
+		if err := c.Patch(ctx, &p, patch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitConfigs(ctx context.Context, c client.Client, n int) (map[string][]byte, error) {
+	for {
+		var s corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &s); err == nil && len(s.Data) == n {
+			return s.Data, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for rendered configs: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func waitVIPReady(ctx context.Context, c client.Client) error {
+	for {
+		var vg hacpv1.VIPGroup
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg); err == nil && vg.Status.Master != "" {
+			for _, cond := range vg.Status.Conditions {
+				if cond.Type == hacpv1.ConditionReady && cond.Status == metav1.ConditionTrue {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the VIPGroup to be Ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+var authPass = regexp.MustCompile(`(auth_pass )\S+`)
+
+func maskPassword(text []byte) string {
+	return authPass.ReplaceAllString(string(text), "${1}********")
+}
+
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
 
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
