@@ -2,56 +2,195 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/etcdprobe"
 )
+
+// etcdAnnotation is where kubeadm records an etcd member's client URLs on its mirror pod.
+const etcdAnnotation = "kubeadm.kubernetes.io/etcd.advertise-client-urls"
 
 // HAControlPlaneReconciler reports quorum health and keeps join material valid.
 type HAControlPlaneReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
-	Clock  clock.PassiveClock
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Clock     clock.Clock
+	Recorder  events.EventRecorder
+	Etcd      etcdprobe.Prober
+	// EtcdPeriod is how often etcd is re-probed: a dead member sends no event.
+	EtcdPeriod time.Duration
 }
 
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes/status,verbs=get;patch;update
 
-// Reconcile brings one HAControlPlane's status up to date.
+// Reconcile brings one HAControlPlane's status (and join material) up to date.
 func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
 	var hcp hacpv1.HAControlPlane
 	if err := r.Get(ctx, req.NamespacedName, &hcp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	status := hacpv1.HAControlPlaneStatus{
-		ObservedGeneration: hcp.Generation,
-		Conditions:         hcp.Status.Conditions,
+	if !hcp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
 	}
-	for _, t := range []string{hacpv1.ConditionAvailable, hacpv1.ConditionQuorumHealthy, hacpv1.ConditionVIPReady, hacpv1.ConditionJoinMaterialReady} {
-		meta.SetStatusCondition(&status.Conditions, metav1.Condition{
-			Type:               t,
-			Status:             metav1.ConditionUnknown,
-			Reason:             hacpv1.ReasonNotImplemented,
-			Message:            "not implemented in this version",
-			ObservedGeneration: hcp.Generation,
-		})
+	gen := hcp.Generation
+	status := hcp.Status.DeepCopy()
+	status.ObservedGeneration = gen
+
+	o, vgErr, err := r.observe(ctx, &hcp)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	logger.V(1).Info("Reconciled HAControlPlane")
-	return ctrl.Result{}, applyStatus(ctx, r.Client, &hcp, &status)
+	qc, res, _ := quorumStatus(gen, o, status)
+	if o.vipGroup != nil {
+		status.VIPMaster = o.vipGroup.Status.Master
+	} else {
+		status.VIPMaster = ""
+	}
+	vc := vipCondition(gen, &hcp, o.vipGroup, vgErr)
+	ac := availableCondition(gen, res, status, vc, hcp.Spec.VIPGroupRef != nil)
+	prevQuorum := findCondition(hcp.Status.Conditions, hacpv1.ConditionQuorumHealthy)
+	for _, c := range []metav1.Condition{qc, vc, ac} {
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+
+	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, status)
+	if err := applyStatus(ctx, r.Client, &hcp, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordMetrics(&hcp, status)
+	if prevQuorum == nil || prevQuorum.Reason != qc.Reason {
+		typ := corev1.EventTypeNormal
+		if qc.Status != metav1.ConditionTrue {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&hcp, nil, typ, qc.Reason, "QuorumCheck", "%s", qc.Message)
+	}
+	if jmErr != nil {
+		return ctrl.Result{}, jmErr
+	}
+	result := ctrl.Result{}
+	if hcp.Spec.Etcd != nil {
+		result.RequeueAfter = r.EtcdPeriod
+	}
+	if next > 0 && (result.RequeueAfter == 0 || next < result.RequeueAfter) {
+		result.RequeueAfter = next
+	}
+	return result, nil
 }
 
-// SetupWithManager registers the reconciler.
+// observe reads everything the status is computed from.
+func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error, error) {
+	var o observed
+	var nodes corev1.NodeList
+	sel := labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector)
+	if err := r.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return o, nil, err
+	}
+	o.nodes = nodes.Items
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{"tier": "control-plane"}); err != nil {
+		return o, nil, err
+	}
+	o.apiServers, o.etcdPods = map[string]*corev1.Pod{}, map[string]*corev1.Pod{}
+	var endpoints []string
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		switch p.Labels["component"] {
+		case "kube-apiserver":
+			o.apiServers[p.Spec.NodeName] = p
+		case "etcd":
+			o.etcdPods[p.Spec.NodeName] = p
+			if u := p.Annotations[etcdAnnotation]; u != "" {
+				endpoints = append(endpoints, u)
+			}
+		}
+	}
+	if e := hcp.Spec.Etcd; e != nil && r.Etcd != nil {
+		if len(e.Endpoints) > 0 {
+			endpoints = e.Endpoints
+		}
+		o.etcd, o.etcdErr = r.probeEtcd(ctx, hcp, endpoints)
+	}
+	var vgErr error
+	if ref := hcp.Spec.VIPGroupRef; ref != nil {
+		var vg hacpv1.VIPGroup
+		if err := r.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: ref.Name}, &vg); err != nil {
+			vgErr = err
+		} else {
+			o.vipGroup = &vg
+		}
+	}
+	return o, vgErr, nil
+}
+
+func (r *HAControlPlaneReconciler) probeEtcd(ctx context.Context, hcp *hacpv1.HAControlPlane, endpoints []string) (*etcdprobe.Cluster, error) {
+	if len(endpoints) == 0 {
+		return nil, fmt.Errorf("no endpoints: set spec.etcd.endpoints or run kubeadm's etcd mirror pods")
+	}
+	var s corev1.Secret
+	key := types.NamespacedName{Namespace: hcp.Namespace, Name: hcp.Spec.Etcd.ClientSecretRef.Name}
+	if err := r.APIReader.Get(ctx, key, &s); err != nil {
+		return nil, fmt.Errorf("etcd client Secret %s: %w", key, err)
+	}
+	tlsCfg, err := etcdprobe.TLSConfig(s.Data["ca.crt"], s.Data["tls.crt"], s.Data["tls.key"])
+	if err != nil {
+		return nil, fmt.Errorf("etcd client Secret %s: %w", key, err)
+	}
+	return r.Etcd.Probe(ctx, endpoints, tlsCfg)
+}
+
+func (r *HAControlPlaneReconciler) recordMetrics(hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus) {
+	ns, name := hcp.Namespace, hcp.Name
+	if q := st.Quorum; q != nil {
+		metricVoters.WithLabelValues(ns, name).Set(float64(q.Voters))
+		metricHealthy.WithLabelValues(ns, name).Set(float64(q.Healthy))
+		metricTolerance.WithLabelValues(ns, name).Set(float64(q.FailureTolerance))
+	}
+	metricVIPMaster.DeletePartialMatch(map[string]string{"namespace": ns, "name": name})
+	if st.VIPMaster != "" {
+		metricVIPMaster.WithLabelValues(ns, name, st.VIPMaster).Set(1)
+	}
+	if jm := st.JoinMaterial; jm != nil && jm.TokenExpiresAt != nil {
+		metricTokenExpiry.WithLabelValues(ns, name).Set(float64(jm.TokenExpiresAt.Unix()))
+	}
+}
+
+// SetupWithManager registers the reconciler and what it watches.
 func (r *HAControlPlaneReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		var list hacpv1.HAControlPlaneList
+		if err := mgr.GetClient().List(ctx, &list); err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, len(list.Items))
+		for i, h := range list.Items {
+			out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Namespace: h.Namespace, Name: h.Name}}
+		}
+		return out
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&hacpv1.HAControlPlane{}).
+		Owns(&corev1.Secret{}).
+		Watches(&corev1.Node{}, all).
+		Watches(&corev1.Pod{}, all).
+		Watches(&hacpv1.VIPGroup{}, all).
 		Named("hacontrolplane").
 		Complete(r)
 }

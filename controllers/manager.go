@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/etcdprobe"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -79,6 +81,10 @@ type Config struct {
 	Clock clock.Clock
 	// AgentImage is the default image for agent DaemonSets.
 	AgentImage string
+	// Etcd probes etcd clusters; nil means the real client.
+	Etcd etcdprobe.Prober
+	// EtcdPeriod is how often etcd is re-probed; zero means 10s.
+	EtcdPeriod time.Duration
 	// KeepalivedOptions are the node-side paths in the agent image; zero means the defaults.
 	KeepalivedOptions keepalived.Options
 }
@@ -103,7 +109,22 @@ func SetupReconcilers(mgr ctrl.Manager, cfg Config) error {
 	if err := vgr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up VIPGroup reconciler: %w", err)
 	}
-	if err := (&HAControlPlaneReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: cfg.Clock}).SetupWithManager(mgr); err != nil {
+	if cfg.Etcd == nil {
+		cfg.Etcd = etcdprobe.Client{Timeout: 2 * time.Second}
+	}
+	if cfg.EtcdPeriod == 0 {
+		cfg.EtcdPeriod = 10 * time.Second
+	}
+	hcr := &HAControlPlaneReconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Scheme:     mgr.GetScheme(),
+		Clock:      cfg.Clock,
+		Recorder:   mgr.GetEventRecorder("hacp"),
+		Etcd:       cfg.Etcd,
+		EtcdPeriod: cfg.EtcdPeriod,
+	}
+	if err := hcr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up HAControlPlane reconciler: %w", err)
 	}
 	return nil

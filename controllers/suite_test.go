@@ -68,7 +68,7 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test"})).To(Succeed())
+	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test", EtcdPeriod: time.Second})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

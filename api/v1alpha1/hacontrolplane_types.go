@@ -67,7 +67,7 @@ type JoinMaterialSpec struct {
 	// +optional
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('720h')",message="tokenTTL must be between 10m and 720h"
-	TokenTTL metav1.Duration `json:"tokenTTL,omitempty"`
+	TokenTTL *metav1.Duration `json:"tokenTTL,omitempty"`
 
 	// rotateBefore is how long before expiry a successor is minted, so that two valid tokens
 	// overlap and a join in progress never meets an expired one. For the certificate key, whose
@@ -75,7 +75,7 @@ type JoinMaterialSpec struct {
 	// +optional
 	// +kubebuilder:default="2h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="rotateBefore must be at least 1m"
-	RotateBefore metav1.Duration `json:"rotateBefore,omitempty"`
+	RotateBefore *metav1.Duration `json:"rotateBefore,omitempty"`
 
 	// certificateUpload says whether the kubeadm-certs Secret and certificate key are kept valid.
 	// +optional
@@ -86,7 +86,7 @@ type JoinMaterialSpec struct {
 	// +optional
 	// +kubebuilder:default="2h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10m') && duration(self) <= duration('24h')",message="certificateKeyTTL must be between 10m and 24h"
-	CertificateKeyTTL metav1.Duration `json:"certificateKeyTTL,omitempty"`
+	CertificateKeyTTL *metav1.Duration `json:"certificateKeyTTL,omitempty"`
 
 	// pkiDirectory is where the manager reads the cluster CA keys when certificateUpload is
 	// Enabled (mounted read-only from a control-plane node).

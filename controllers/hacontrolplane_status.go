@@ -1,0 +1,262 @@
+package controllers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/etcdprobe"
+	"hacp.dev/hacp/internal/quorum"
+)
+
+// maxWhatIf bounds status.whatIf (the CRD allows 64).
+const maxWhatIf = 48
+
+// observed is what the HAControlPlane reconciler read, before any judgement.
+type observed struct {
+	nodes []corev1.Node
+	// apiServers and etcdPods are kubeadm's mirror pods by node name.
+	apiServers map[string]*corev1.Pod
+	etcdPods   map[string]*corev1.Pod
+	// etcd is the probed cluster, nil without access; etcdErr says why it failed.
+	etcd    *etcdprobe.Cluster
+	etcdErr error
+	// vipGroup is the referenced VIPGroup, nil without one.
+	vipGroup *hacpv1.VIPGroup
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p == nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func internalIP(n *corev1.Node) string {
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	return ""
+}
+
+// quorumMembers joins Nodes, mirror pods, etcd members and keepalived state by name.
+func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
+	byName := map[string]*quorum.Member{}
+	addr := map[string]string{}
+	get := func(name string) *quorum.Member {
+		if m, ok := byName[name]; ok {
+			return m
+		}
+		m := &quorum.Member{Name: name}
+		byName[name] = m
+		return m
+	}
+	for i := range o.nodes {
+		n := &o.nodes[i]
+		m := get(n.Name)
+		m.HasNode, m.NodeReady = true, nodeReady(n)
+		m.APIServerReady = m.NodeReady && podReady(o.apiServers[n.Name])
+		addr[n.Name] = internalIP(n)
+	}
+	source := ""
+	if o.etcd != nil {
+		source = "etcd member list"
+		for _, em := range o.etcd.Members {
+			m := get(em.DisplayName())
+			m.HasEtcd, m.EtcdID, m.Learner, m.EtcdHealthy = true, em.ID, em.Learner, em.Healthy
+		}
+	} else {
+		source = "kubeadm's etcd mirror pods (no etcd access configured)"
+		if o.etcdErr != nil {
+			source = "kubeadm's etcd mirror pods (etcd unreachable: " + o.etcdErr.Error() + ")"
+		}
+		for node, p := range o.etcdPods {
+			m, selected := byName[node]
+			if !selected {
+				continue // a mirror pod on a Node this HAControlPlane does not select
+			}
+			m.HasEtcd = true
+			m.EtcdHealthy = m.NodeReady && podReady(p)
+		}
+	}
+	if vg := o.vipGroup; vg != nil {
+		for _, ns := range vg.Status.Nodes {
+			m, ok := byName[ns.Name]
+			if !ok {
+				continue
+			}
+			m.Keepalived = true
+			m.VIPEligible = ns.State != hacpv1.VRRPStateFault && ns.State != hacpv1.VRRPStateStop
+		}
+	}
+	out := make([]quorum.Member, 0, len(byName))
+	for _, m := range byName {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, addr, source
+}
+
+// quorumStatus fills the quorum part of the status and returns the QuorumHealthy condition.
+func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav1.Condition, quorum.Result, quorum.Analysis) {
+	members, addr, source := quorumMembers(o)
+	res := quorum.Evaluate(members)
+	opts := quorum.Options{}
+	if vg := o.vipGroup; vg != nil {
+		opts = quorum.Options{HasVIPGroup: true, QuorumAware: vg.Spec.HealthCheck.Mode != hacpv1.HealthCheckWeighted}
+		if len(vg.Spec.VirtualIPs) > 0 {
+			opts.VIP = vg.Spec.VirtualIPs[0]
+		}
+	}
+	an := quorum.WhatIf(members, opts, maxWhatIf)
+
+	st.Members = nil
+	ready := 0
+	problems := map[string]string{}
+	var problemText []string
+	for _, p := range res.Problems {
+		problems[p.Member] = p.Message
+		problemText = append(problemText, p.Message)
+	}
+	nodes := 0
+	for _, m := range members {
+		if m.HasNode {
+			nodes++
+			if m.NodeReady {
+				ready++
+			}
+		}
+		st.Members = append(st.Members, hacpv1.MemberStatus{
+			Name: m.Name, Address: addr[m.Name], NodeReady: m.NodeReady, APIServerReady: m.APIServerReady,
+			EtcdMemberID: m.EtcdID, EtcdHealthy: m.EtcdHealthy, Learner: m.Learner, VIPEligible: m.VIPEligible,
+			Problem: problems[m.Name],
+		})
+	}
+	st.ReadyMembers = fmt.Sprintf("%d/%d", ready, nodes)
+	st.Quorum = &hacpv1.QuorumStatus{Voters: int32(res.Voters), Healthy: int32(res.Healthy), Quorum: int32(res.Quorum), FailureTolerance: int32(res.FailureTolerance)}
+	st.EtcdSummary = fmt.Sprintf("%d/%d", res.Healthy, res.Quorum)
+	st.WhatIf = nil
+	add := func(oc quorum.Outcome) {
+		if len(st.WhatIf) >= maxWhatIf {
+			return
+		}
+		w := hacpv1.WhatIfResult{Failed: oc.Failed, Survives: oc.Survives, Message: truncate(oc.Message, 1024)}
+		for _, b := range oc.Breaks {
+			w.Breaks = append(w.Breaks, hacpv1.FailureImpact(b))
+		}
+		st.WhatIf = append(st.WhatIf, w)
+	}
+	for _, oc := range an.Singles {
+		add(oc)
+	}
+	for _, oc := range an.Minimal {
+		if len(oc.Failed) > 1 {
+			add(oc)
+		}
+	}
+
+	c := metav1.Condition{Type: hacpv1.ConditionQuorumHealthy, ObservedGeneration: gen}
+	summary := fmt.Sprintf("%d of %d etcd voters healthy, quorum %d (from the %s)", res.Healthy, res.Voters, res.Quorum, source)
+	switch {
+	case res.Voters == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "NoEtcdMembers", "no etcd members found: neither etcd access nor kubeadm etcd mirror pods"
+	case res.FailureTolerance >= 1:
+		c.Status, c.Reason = metav1.ConditionTrue, hacpv1.ReasonQuorate
+		c.Message = fmt.Sprintf("%s: %d more may fail", summary, res.FailureTolerance)
+	case res.FailureTolerance == 0:
+		c.Status, c.Reason = metav1.ConditionFalse, hacpv1.ReasonAtRisk
+		c.Message = summary + ": one more failure loses quorum"
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, hacpv1.ReasonQuorumLost
+		c.Message = summary + ": quorum is lost, the API cannot serve"
+	}
+	if len(problemText) > 0 {
+		c.Message += "; " + strings.Join(problemText, "; ")
+	}
+	if o.etcd != nil && len(o.etcd.Alarms) > 0 {
+		c.Message += "; etcd alarms: " + strings.Join(o.etcd.Alarms, ", ")
+	}
+	if an.Note != "" {
+		c.Message += "; what-if: " + an.Note
+	}
+	c.Message = truncate(c.Message, 4096)
+	return c, res, an
+}
+
+// vipCondition mirrors the referenced VIPGroup's readiness.
+func vipCondition(gen int64, hcp *hacpv1.HAControlPlane, vg *hacpv1.VIPGroup, vgErr error) metav1.Condition {
+	c := metav1.Condition{Type: hacpv1.ConditionVIPReady, ObservedGeneration: gen}
+	switch {
+	case hcp.Spec.VIPGroupRef == nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, hacpv1.ReasonNoVIPGroup, "spec.vipGroupRef is not set: the endpoint's address is not managed by hacp"
+	case vgErr != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoVIPGroup, fmt.Sprintf("VIPGroup %s/%s: %v", hcp.Namespace, hcp.Spec.VIPGroupRef.Name, vgErr)
+	default:
+		rc := findCondition(vg.Status.Conditions, hacpv1.ConditionReady)
+		if rc != nil && rc.Status == metav1.ConditionTrue {
+			c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, fmt.Sprintf("VIPGroup %s: %s", vg.Name, rc.Message)
+		} else {
+			msg := "not reconciled yet"
+			if rc != nil {
+				msg = rc.Reason + ": " + rc.Message
+			}
+			c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonVIPNotReady, fmt.Sprintf("VIPGroup %s: %s", vg.Name, msg)
+		}
+	}
+	return c
+}
+
+// availableCondition: the control plane serves through its endpoint.
+func availableCondition(gen int64, res quorum.Result, st *hacpv1.HAControlPlaneStatus, vip metav1.Condition, hasVIP bool) metav1.Condition {
+	c := metav1.Condition{Type: hacpv1.ConditionAvailable, ObservedGeneration: gen}
+	apis := 0
+	for _, m := range st.Members {
+		if m.APIServerReady {
+			apis++
+		}
+	}
+	switch {
+	case res.Voters > 0 && res.FailureTolerance < 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNotServing, "etcd has lost quorum"
+	case apis == 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNotServing, "no control-plane node has a ready API server"
+	case hasVIP && vip.Status != metav1.ConditionTrue:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNotServing, "the endpoint's VIP is not ready: "+vip.Message
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, hacpv1.ReasonServing
+		c.Message = fmt.Sprintf("%d API servers ready, etcd quorate", apis)
+		if hasVIP {
+			c.Message += ", VIP held by " + st.VIPMaster
+		}
+	}
+	return c
+}
+
+func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}
