@@ -120,7 +120,7 @@ var _ = Describe("HAControlPlane quorum health", func() {
 			g.Expect(whatIfMessages(got)).To(ContainElement(fmt.Sprintf("if %s and %s fail: etcd quorum lost (1 of 3 voters left, 2 needed); the API stops serving (no etcd quorum)", h2, h3)))
 			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, hacpv1.ConditionAvailable)).To(BeTrue())
 			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionQuorumHealthy)
-			g.Expect(c.Message).To(ContainSubstring("from the kubeadm's etcd mirror pods"))
+			g.Expect(c.Message).To(ContainSubstring("from kubeadm's etcd mirror pods"))
 		}).Should(Succeed())
 
 		By("h3 fails: the cluster still works, with no room left")

@@ -80,7 +80,7 @@ func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
 	}
 	source := ""
 	if o.etcd != nil {
-		source = "etcd member list"
+		source = "the etcd member list"
 		for _, em := range o.etcd.Members {
 			m := get(em.DisplayName())
 			m.HasEtcd, m.EtcdID, m.Learner, m.EtcdHealthy = true, em.ID, em.Learner, em.Healthy
@@ -105,8 +105,10 @@ func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
 			if !ok {
 				continue
 			}
-			m.Keepalived = true
-			m.VIPEligible = ns.State != hacpv1.VRRPStateFault && ns.State != hacpv1.VRRPStateStop
+			// A node that is not Ready cannot be counted on to run keepalived, whatever its
+			// agent last reported.
+			m.Keepalived = m.NodeReady
+			m.VIPEligible = m.NodeReady && ns.State != hacpv1.VRRPStateFault && ns.State != hacpv1.VRRPStateStop
 		}
 	}
 	out := make([]quorum.Member, 0, len(byName))
@@ -148,7 +150,7 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 		}
 		st.Members = append(st.Members, hacpv1.MemberStatus{
 			Name: m.Name, Address: addr[m.Name], NodeReady: m.NodeReady, APIServerReady: m.APIServerReady,
-			EtcdMemberID: m.EtcdID, EtcdHealthy: m.EtcdHealthy, Learner: m.Learner, VIPEligible: m.VIPEligible,
+			EtcdMember: m.HasEtcd, EtcdMemberID: m.EtcdID, EtcdHealthy: m.EtcdHealthy, Learner: m.Learner, VIPEligible: m.VIPEligible,
 			Problem: problems[m.Name],
 		})
 	}
@@ -176,7 +178,7 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 	}
 
 	c := metav1.Condition{Type: hacpv1.ConditionQuorumHealthy, ObservedGeneration: gen}
-	summary := fmt.Sprintf("%d of %d etcd voters healthy, quorum %d (from the %s)", res.Healthy, res.Voters, res.Quorum, source)
+	summary := fmt.Sprintf("%d of %d etcd voters healthy, quorum %d (from %s)", res.Healthy, res.Voters, res.Quorum, source)
 	switch {
 	case res.Voters == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "NoEtcdMembers", "no etcd members found: neither etcd access nor kubeadm etcd mirror pods"

@@ -191,7 +191,11 @@ type MemberStatus struct {
 	// apiServerReady is the readiness of the node's kube-apiserver mirror pod.
 	// +optional
 	APIServerReady bool `json:"apiServerReady"`
-	// etcdMemberID is the etcd member ID in hex, empty when the node has no etcd member.
+	// etcdMember is true when the node has an etcd member (from the member list or kubeadm's
+	// etcd mirror pod).
+	// +optional
+	EtcdMember bool `json:"etcdMember"`
+	// etcdMemberID is the etcd member ID in hex, empty when unknown (no etcd access) or absent.
 	// +optional
 	EtcdMemberID string `json:"etcdMemberID,omitempty"`
 	// etcdHealthy is whether the member answers and is part of the cluster.

@@ -15,6 +15,11 @@ Usage:
       Print the keepalived.conf of one node for the VIPGroup in FILE (for the seed node before
       the cluster exists).
 
+  hacpctl whatif [NAME] [-n NAMESPACE]
+  hacpctl whatif -f FILE
+      Print an HAControlPlane's members and what further failures would break, from the cluster
+      or from a status saved with 'kubectl get hacp NAME -o yaml' (works when the API is down).
+
 Run 'hacpctl COMMAND -h' for the flags of a command.
 `
 
@@ -33,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "render":
 		return runRender(args[1:], stdout, stderr)
+	case "whatif":
+		return runWhatIf(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

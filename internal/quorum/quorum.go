@@ -156,7 +156,11 @@ func Assess(members []Member, failed []string, opts Options) Outcome {
 		case len(keepalivedLeft) == 0:
 			parts = append(parts, fmt.Sprintf("%s is gone (no keepalived node left)", vip))
 		case opts.QuorumAware:
-			parts = append(parts, fmt.Sprintf("%s is dropped (keepalived on %s sees no ready API server)", vip, strings.Join(keepalivedLeft, ", ")))
+			verb := "sees"
+			if len(keepalivedLeft) > 1 {
+				verb = "see"
+			}
+			parts = append(parts, fmt.Sprintf("%s is dropped (keepalived on %s %s no ready API server)", vip, joinNames(keepalivedLeft), verb))
 		default:
 			parts = append(parts, fmt.Sprintf("%s is gone (no healthy keepalived node left)", vip))
 		}

@@ -102,6 +102,14 @@ func run() error {
 			role = "control-plane"
 		}
 		fmt.Printf("  %-3s %-13s %s, Ready\n", h.name, h.ip, role)
+		if h.controlPlane {
+			// What kubeadm runs on a control-plane node: static pods, mirrored into kube-system.
+			for _, comp := range []string{"etcd", "kube-apiserver"} {
+				if err := createMirrorPod(ctx, c, comp, h.name, h.ip); err != nil {
+					return err
+				}
+			}
+		}
 	}
 
 	step("kubectl apply -f examples/haclusterplane.yaml")
@@ -176,7 +184,41 @@ func run() error {
 		return err
 	}
 
+	if err := waitQuorum(ctx, c, hacpv1.ReasonQuorate); err != nil {
+		return err
+	}
 	step("kubectl get hacp,vipg -A")
+	if err := printTables(ctx, c); err != nil {
+		return err
+	}
+	if err := printConditions(ctx, c); err != nil {
+		return err
+	}
+	if err := printWhatIf(ctx, c); err != nil {
+		return err
+	}
+
+	step("The seed's first question: h3 fails (its Node turns NotReady). Does the cluster still work?")
+	if err := setNodeReady(ctx, c, "h3", false); err != nil {
+		return err
+	}
+	if err := waitQuorum(ctx, c, hacpv1.ReasonAtRisk); err != nil {
+		return err
+	}
+	if err := printTables(ctx, c); err != nil {
+		return err
+	}
+	if err := printWhatIf(ctx, c); err != nil {
+		return err
+	}
+
+	step("The seed's second question: then h2 fails too")
+	if err := setNodeReady(ctx, c, "h2", false); err != nil {
+		return err
+	}
+	if err := waitQuorum(ctx, c, hacpv1.ReasonQuorumLost); err != nil {
+		return err
+	}
 	if err := printTables(ctx, c); err != nil {
 		return err
 	}
@@ -262,6 +304,71 @@ func printConditions(ctx context.Context, c client.Client) error {
 	fmt.Println("VIPGroup nodes:")
 	for _, n := range vg.Status.Nodes {
 		fmt.Printf("  %-3s %-13s priority %d  %-7s config %s\n", n.Name, n.Address, n.Priority, n.State, short(n.ConfigHash))
+	}
+	return nil
+}
+
+func createMirrorPod(ctx context.Context, c client.Client, component, node, ip string) error {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: component + "-" + node, Namespace: "kube-system",
+			Labels: map[string]string{"component": component, "tier": "control-plane"},
+		},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: component, Image: "registry.k8s.io/" + component}}},
+	}
+	if component == "etcd" {
+		p.Annotations = map[string]string{"kubeadm.kubernetes.io/etcd.advertise-client-urls": "https://" + ip + ":2379"}
+	}
+	if err := c.Create(ctx, p); err != nil {
+		return err
+	}
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	return c.Status().Update(ctx, p)
+}
+
+func setNodeReady(ctx context.Context, c client.Client, name string, ready bool) error {
+	var n corev1.Node
+	if err := c.Get(ctx, types.NamespacedName{Name: name}, &n); err != nil {
+		return err
+	}
+	st, reason := corev1.ConditionTrue, "KubeletReady"
+	if !ready {
+		st, reason = corev1.ConditionUnknown, "NodeStatusUnknown"
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: st, Reason: reason, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	return c.Status().Update(ctx, &n)
+}
+
+func waitQuorum(ctx context.Context, c client.Client, reason string) error {
+	for {
+		var hcp hacpv1.HAControlPlane
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp); err == nil {
+			for _, cond := range hcp.Status.Conditions {
+				if cond.Type == hacpv1.ConditionQuorumHealthy && cond.Reason == reason {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for QuorumHealthy reason %s: %w", reason, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func printWhatIf(ctx context.Context, c client.Client) error {
+	var hcp hacpv1.HAControlPlane
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp); err != nil {
+		return err
+	}
+	fmt.Println("What if (status.whatIf):")
+	for _, w := range hcp.Status.WhatIf {
+		mark := "survives"
+		if !w.Survives {
+			mark = fmt.Sprintf("breaks %v", w.Breaks)
+		}
+		fmt.Printf("  %-40s %s\n", mark, w.Message)
 	}
 	return nil
 }

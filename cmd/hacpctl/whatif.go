@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/manifest"
+)
+
+func runWhatIf(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("whatif", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "read the HAControlPlane (with its status) from this YAML file instead of the cluster; works when the API is down")
+	namespace := fs.String("n", "kube-system", "namespace of the HAControlPlane")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: hacpctl whatif [NAME] [-n NAMESPACE] | hacpctl whatif -f FILE")
+		fs.PrintDefaults()
+	}
+	// Accept NAME before or after the flags.
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "hacpctl whatif: "+format+"\n", a...)
+		return exitUsage
+	}
+	var hcp hacpv1.HAControlPlane
+	if *file != "" {
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return fail("%v", err)
+		}
+		objs, err := manifest.Decode(data)
+		if err != nil {
+			return fail("%s: %v", *file, err)
+		}
+		found, err := manifest.Into(objs, "HAControlPlane", &hcp)
+		if err != nil {
+			return fail("%s: %v", *file, err)
+		}
+		if !found {
+			return fail("%s: no HAControlPlane", *file)
+		}
+	} else {
+		c, err := newClient(*kubeconfig)
+		if err != nil {
+			return fail("%v (if the API is down, use -f with a saved status)", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if name == "" {
+			var list hacpv1.HAControlPlaneList
+			if err := c.List(ctx, &list, client.InNamespace(*namespace)); err != nil {
+				return fail("listing HAControlPlanes in %s: %v (if the API is down, use -f with a saved status)", *namespace, err)
+			}
+			if len(list.Items) != 1 {
+				return fail("%d HAControlPlanes in %s: name one", len(list.Items), *namespace)
+			}
+			hcp = list.Items[0]
+		} else if err := c.Get(ctx, types.NamespacedName{Namespace: *namespace, Name: name}, &hcp); err != nil {
+			return fail("%v (if the API is down, use -f with a saved status)", err)
+		}
+	}
+	printWhatIf(stdout, &hcp)
+	return 0
+}
+
+func newClient(kubeconfig string) (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	scheme := hacpSchemeForCLI()
+	return client.New(cfg, client.Options{Scheme: scheme})
+}
+
+func printWhatIf(w io.Writer, hcp *hacpv1.HAControlPlane) {
+	st := hcp.Status
+	fmt.Fprintf(w, "HAControlPlane %s/%s, endpoint %s\n", hcp.Namespace, hcp.Name, hcp.Spec.ControlPlaneEndpoint)
+	if st.ObservedGeneration != hcp.Generation && hcp.Generation != 0 {
+		fmt.Fprintf(w, "note: the status describes generation %d, the spec is at %d\n", st.ObservedGeneration, hcp.Generation)
+	}
+	if q := st.Quorum; q != nil {
+		fmt.Fprintf(w, "etcd: %d of %d voters healthy, quorum %d, failure tolerance %d\n", q.Healthy, q.Voters, q.Quorum, q.FailureTolerance)
+	}
+	for _, c := range st.Conditions {
+		fmt.Fprintf(w, "%s=%s (%s): %s\n", c.Type, c.Status, c.Reason, c.Message)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tADDRESS\tNODE\tAPISERVER\tETCD\tVIP\tPROBLEM")
+	yn := func(b bool, yes, no string) string {
+		if b {
+			return yes
+		}
+		return no
+	}
+	for _, m := range st.Members {
+		etcd := "-"
+		if m.EtcdMember || m.EtcdMemberID != "" || m.EtcdHealthy {
+			etcd = yn(m.EtcdHealthy, "healthy", "unhealthy")
+			if m.Learner {
+				etcd += " (learner)"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Address, yn(m.NodeReady, "Ready", "NotReady"),
+			yn(m.APIServerReady, "ready", "not ready"), etcd, yn(m.VIPEligible, "eligible", "-"), m.Problem)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IF THESE FAIL\tOUTCOME\tWHAT HAPPENS")
+	for _, r := range st.WhatIf {
+		out := "survives"
+		if !r.Survives {
+			bs := make([]string, len(r.Breaks))
+			for i, b := range r.Breaks {
+				bs[i] = string(b)
+			}
+			out = "breaks " + strings.Join(bs, ",")
+		}
+		msg := r.Message
+		if i := strings.Index(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.Join(r.Failed, "+"), out, msg)
+	}
+	tw.Flush()
+}
