@@ -2,20 +2,287 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/joinmaterial"
 )
 
-// reconcileJoinMaterial keeps bootstrap tokens and the certificate key valid. It returns when it
-// next needs to act.
-func (r *HAControlPlaneReconciler) reconcileJoinMaterial(_ context.Context, hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus) (time.Duration, error) {
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: hacpv1.ConditionJoinMaterialReady, Status: metav1.ConditionUnknown, Reason: hacpv1.ReasonNotImplemented,
-		Message: "join material rotation is not implemented in this version", ObservedGeneration: hcp.Generation,
-	})
-	return 0, nil
+const (
+	// annotationCertsExpire records, on kubeadm-certs, when hacp's upload expires.
+	annotationCertsExpire = "hacp.dev/certificate-key-expires"
+	// labelTokenRole tells hacp's join tokens from its kubeadm-certs proxy tokens.
+	labelTokenRole = "hacp.dev/token-role"
+)
+
+func joinSecretName(hcp *hacpv1.HAControlPlane) string { return hcp.Name + "-join" }
+
+func joinSpec(hcp *hacpv1.HAControlPlane) joinmaterial.Spec {
+	jm := hcp.Spec.JoinMaterial
+	d := func(p *metav1.Duration, def time.Duration) time.Duration {
+		if p == nil || p.Duration == 0 {
+			return def
+		}
+		return p.Duration
+	}
+	return joinmaterial.Spec{
+		TokenTTL:     d(jm.TokenTTL, 24*time.Hour),
+		RotateBefore: d(jm.RotateBefore, 2*time.Hour),
+		UploadCerts:  jm.CertificateUpload == hacpv1.CertificateUploadEnabled,
+		CertKeyTTL:   d(jm.CertificateKeyTTL, 2*time.Hour),
+	}
+}
+
+// tokenLabels mark hacp's tokens for one HAControlPlane: hacp never touches tokens without them.
+func tokenLabels(hcp *hacpv1.HAControlPlane, role string) map[string]string {
+	return map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name, labelTokenRole: role}
+}
+
+// reconcileJoinMaterial keeps bootstrap tokens and the certificate key valid and publishes ready
+// join commands in <name>-join. It returns how long until it next needs to act. A problem sets
+// JoinMaterialReady=False and leaves the last good join Secret in place.
+func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus) (time.Duration, error) {
+	now := r.Clock.Now()
+	gen := hcp.Generation
+	cond := func(status metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: hacpv1.ConditionJoinMaterialReady, Status: status, Reason: reason, Message: truncate(msg, 2048), ObservedGeneration: gen})
+	}
+	spec := joinSpec(hcp)
+
+	caHash, err := r.caCertHash(ctx)
+	if err != nil {
+		cond(metav1.ConditionFalse, "ClusterInfoUnavailable", err.Error()+"; the last join Secret, if any, is unchanged")
+		return time.Minute, nil
+	}
+	if err := r.checkEndpoint(ctx, hcp); err != nil {
+		cond(metav1.ConditionFalse, hacpv1.ReasonEndpointMismatch, err.Error())
+		return time.Minute, nil
+	}
+
+	// Current material: hacp's tokens for this HAControlPlane, and its certificate upload. Read
+	// uncached: a cache that has not yet seen a token minted a moment ago would mint another.
+	var secrets corev1.SecretList
+	if err := r.APIReader.List(ctx, &secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}); err != nil {
+		return 0, err
+	}
+	var state joinmaterial.State
+	tokens := map[string]joinmaterial.Token{}
+	for i := range secrets.Items {
+		s := &secrets.Items[i]
+		if s.Labels[labelTokenRole] != "join" {
+			continue
+		}
+		if t, err := joinmaterial.TokenFromSecret(s); err == nil {
+			state.Tokens = append(state.Tokens, t)
+			tokens[t.ID] = t
+		}
+	}
+	var join corev1.Secret
+	joinErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: joinSecretName(hcp)}, &join)
+	if joinErr != nil && !apierrors.IsNotFound(joinErr) {
+		return 0, joinErr
+	}
+	var certsProblem string
+	var files map[string][]byte
+	if spec.UploadCerts {
+		files, err = joinmaterial.ReadPKI(pkiDir(hcp), false)
+		if err != nil {
+			certsProblem = fmt.Sprintf("certificate key unavailable: %v (run the manager on a control-plane node with the pki directory mounted read-only, or set certificateUpload: Disabled)", err)
+			spec.UploadCerts = false
+		} else {
+			var kc corev1.Secret
+			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == hcp.Namespace+"."+hcp.Name {
+				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && len(join.Data["certificateKey"]) > 0 {
+					state.Certs = &joinmaterial.CertState{Key: string(join.Data["certificateKey"]), Expires: exp}
+				}
+			}
+		}
+	}
+
+	plan := joinmaterial.Decide(state, now, spec)
+	desc := fmt.Sprintf("Created by hacp for HAControlPlane %s/%s; rotated automatically", hcp.Namespace, hcp.Name)
+	pub := plan.Publish
+	if plan.Mint {
+		t, err := joinmaterial.NewToken(plan.MintExpires)
+		if err != nil {
+			return 0, err
+		}
+		if err := r.Create(ctx, joinmaterial.TokenSecret(t, desc, tokenLabels(hcp, "join"))); err != nil {
+			return 0, fmt.Errorf("creating bootstrap token: %w", err)
+		}
+		pub = &t
+		r.Recorder.Eventf(hcp, nil, corev1.EventTypeNormal, "TokenRotated", "Rotate", "new bootstrap token %s, valid until %s", t.ID, t.Expires.Format(time.RFC3339))
+	}
+	certKey, certsExpire := "", time.Time{}
+	if state.Certs != nil {
+		certKey, certsExpire = state.Certs.Key, state.Certs.Expires
+	}
+	if plan.Upload {
+		certKey, err = r.uploadCerts(ctx, hcp, files, plan.UploadExpires)
+		if err != nil {
+			cond(metav1.ConditionFalse, "UploadFailed", fmt.Sprintf("uploading control-plane certificates: %v", err))
+			return time.Minute, nil
+		}
+		certsExpire = plan.UploadExpires
+		r.Recorder.Eventf(hcp, nil, corev1.EventTypeNormal, "CertificatesUploaded", "Rotate", "control-plane certificates re-uploaded under a new key, valid until %s", certsExpire.Format(time.RFC3339))
+	}
+	if !spec.UploadCerts {
+		certKey = ""
+	}
+
+	// Publish.
+	data := map[string][]byte{
+		"token":             []byte(pub.String()),
+		"caCertHash":        []byte(caHash),
+		"workerJoinCommand": []byte(joinmaterial.WorkerCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash)),
+	}
+	expires := pub.Expires
+	if certKey != "" {
+		data["certificateKey"] = []byte(certKey)
+		data["controlPlaneJoinCommand"] = []byte(joinmaterial.ControlPlaneCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash, certKey))
+		if certsExpire.Before(expires) {
+			expires = certsExpire
+		}
+	}
+	data["expiresAt"] = []byte(expires.UTC().Format(time.RFC3339))
+	js := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: joinSecretName(hcp), Namespace: hcp.Namespace, Labels: map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := applyOwned(ctx, r.Client, hcp, js); err != nil {
+		return 0, fmt.Errorf("publishing the join Secret: %w", err)
+	}
+	for _, id := range plan.Delete {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: bootstraputil.BootstrapTokenSecretName(id)}}
+		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+			return 0, fmt.Errorf("deleting old token %s: %w", id, err)
+		}
+	}
+
+	st.JoinMaterial = &hacpv1.JoinMaterialStatus{
+		SecretName:     js.Name,
+		TokenID:        pub.ID,
+		TokenExpiresAt: &metav1.Time{Time: pub.Expires},
+		NextRotationAt: &metav1.Time{Time: plan.Next},
+	}
+	msg := fmt.Sprintf("worker join command in Secret %s/%s, valid until %s", hcp.Namespace, js.Name, pub.Expires.UTC().Format(time.RFC3339))
+	if certKey != "" {
+		st.JoinMaterial.CertificateKeyExpiresAt = &metav1.Time{Time: certsExpire}
+		msg += fmt.Sprintf("; control-plane join command valid until %s", expires.UTC().Format(time.RFC3339))
+	}
+	if certsProblem != "" {
+		cond(metav1.ConditionTrue, "TokensOnly", msg+"; "+certsProblem)
+	} else {
+		cond(metav1.ConditionTrue, hacpv1.ReasonTokensValid, msg)
+	}
+	return max(plan.Next.Sub(now), time.Second), nil
+}
+
+func pkiDir(hcp *hacpv1.HAControlPlane) string {
+	if d := hcp.Spec.JoinMaterial.PKIDirectory; d != "" {
+		return d
+	}
+	return "/etc/kubernetes/pki"
+}
+
+// caCertHash reads the cluster CA from kube-public/cluster-info, as kubeadm join's discovery does.
+func (r *HAControlPlaneReconciler) caCertHash(ctx context.Context) (string, error) {
+	var cm corev1.ConfigMap
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespacePublic, Name: bootstrapapi.ConfigMapClusterInfo}, &cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", errors.New("ConfigMap kube-public/cluster-info not found: the cluster was not set up by kubeadm init, or its bootstrap-token phase was skipped")
+		}
+		return "", fmt.Errorf("reading kube-public/cluster-info: %w", err)
+	}
+	ca, err := joinmaterial.CAFromClusterInfo(&cm)
+	if err != nil {
+		return "", err
+	}
+	hashes, err := joinmaterial.CACertHashes(ca)
+	if err != nil {
+		return "", fmt.Errorf("kube-public/cluster-info: %w", err)
+	}
+	return hashes[0], nil
+}
+
+// checkEndpoint compares spec.controlPlaneEndpoint with what kubeadm was told.
+func (r *HAControlPlaneReconciler) checkEndpoint(ctx context.Context, hcp *hacpv1.HAControlPlane) error {
+	var cm corev1.ConfigMap
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: "kubeadm-config"}, &cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // not kubeadm-managed config: nothing to compare with
+		}
+		return fmt.Errorf("reading kube-system/kubeadm-config: %w", err)
+	}
+	var cc struct {
+		ControlPlaneEndpoint string `json:"controlPlaneEndpoint"`
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["ClusterConfiguration"]), &cc); err != nil {
+		return fmt.Errorf("kube-system/kubeadm-config: ClusterConfiguration: %w", err)
+	}
+	if cc.ControlPlaneEndpoint != "" && !strings.EqualFold(cc.ControlPlaneEndpoint, hcp.Spec.ControlPlaneEndpoint) {
+		return fmt.Errorf("spec.controlPlaneEndpoint %q differs from kubeadm's controlPlaneEndpoint %q (kube-system/kubeadm-config): nodes would join an address their certificates do not name; fix one of them", hcp.Spec.ControlPlaneEndpoint, cc.ControlPlaneEndpoint)
+	}
+	return nil
+}
+
+// uploadCerts does what `kubeadm init phase upload-certs --upload-certs` does: a usage-less proxy
+// token that expires with the upload, kubeadm-certs owned by it, and the Role/RoleBinding that let
+// joining nodes read it. It returns the new certificate key.
+func (r *HAControlPlaneReconciler) uploadCerts(ctx context.Context, hcp *hacpv1.HAControlPlane, files map[string][]byte, expires time.Time) (string, error) {
+	key, err := joinmaterial.NewCertificateKey()
+	if err != nil {
+		return "", err
+	}
+	proxy, err := joinmaterial.NewToken(expires)
+	if err != nil {
+		return "", err
+	}
+	ps := joinmaterial.ProxyTokenSecret(proxy, fmt.Sprintf("Proxy for managing TTL for the kubeadm-certs secret (hacp, %s/%s)", hcp.Namespace, hcp.Name), tokenLabels(hcp, "certs-proxy"))
+	if err := r.Create(ctx, ps); err != nil {
+		return "", fmt.Errorf("creating the proxy token: %w", err)
+	}
+	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Secret", Name: ps.Name, UID: ps.UID}
+	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}
+	cs, err := joinmaterial.CertsSecret(key, files, false, owner, labels)
+	if err != nil {
+		return "", err
+	}
+	cs.Annotations = map[string]string{annotationCertsExpire: expires.UTC().Format(time.RFC3339)}
+	if err := applyOwned(ctx, r.Client, nil, cs); err != nil {
+		return "", fmt.Errorf("writing kube-system/kubeadm-certs: %w", err)
+	}
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:kubeadm-certs", Namespace: metav1.NamespaceSystem, Labels: labels},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{joinmaterial.KubeadmCertsSecret}, Verbs: []string{"get"}}},
+	}
+	rb := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:kubeadm-certs", Namespace: metav1.NamespaceSystem, Labels: labels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "kubeadm:kubeadm-certs"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, Name: joinmaterial.DefaultNodeTokenGroup}},
+	}
+	for _, o := range []client.Object{role, rb} {
+		if err := applyOwned(ctx, r.Client, nil, o); err != nil {
+			return "", fmt.Errorf("writing %T kubeadm:kubeadm-certs: %w", o, err)
+		}
+	}
+	return key, nil
 }

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -25,6 +26,8 @@ var (
 	testEnv   *envtest.Environment
 	ctx       context.Context
 	cancel    context.CancelFunc
+	// fakeClock drives time-based decisions (join material rotation); tests step it.
+	fakeClock *clocktesting.FakeClock
 )
 
 func TestControllers(t *testing.T) {
@@ -68,7 +71,8 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test", EtcdPeriod: time.Second})).To(Succeed())
+	fakeClock = clocktesting.NewFakeClock(time.Now())
+	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test", EtcdPeriod: time.Second, Clock: fakeClock})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
