@@ -20,6 +20,9 @@ Usage:
       Print an HAControlPlane's members and what further failures would break, from the cluster
       or from a status saved with 'kubectl get hacp NAME -o yaml' (works when the API is down).
 
+  hacpctl join [NAME] [--control-plane] [-n NAMESPACE]
+      Print the current kubeadm join command from the HAControlPlane's join Secret.
+
 Run 'hacpctl COMMAND -h' for the flags of a command.
 `
 
@@ -40,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRender(args[1:], stdout, stderr)
 	case "whatif":
 		return runWhatIf(args[1:], stdout, stderr)
+	case "join":
+		return runJoin(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

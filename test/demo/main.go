@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 	"hacp.dev/hacp/internal/table"
+	"hacp.dev/hacp/test/pki"
 )
 
 // The seed's hosts: h1..h3 control plane, h4 a worker.
@@ -110,6 +112,11 @@ func run() error {
 				}
 			}
 		}
+	}
+
+	step("kubeadm init published kube-public/cluster-info (the CA that join commands pin)")
+	if err := createClusterInfo(ctx, c); err != nil {
+		return err
 	}
 
 	step("kubectl apply -f examples/haclusterplane.yaml")
@@ -195,6 +202,11 @@ func run() error {
 		return err
 	}
 	if err := printWhatIf(ctx, c); err != nil {
+		return err
+	}
+
+	step("Join commands, always valid: Secret kube-system/kubernetes-join (hacpctl join; secrets masked)")
+	if err := printJoin(ctx, c); err != nil {
 		return err
 	}
 
@@ -369,6 +381,37 @@ func printWhatIf(ctx context.Context, c client.Client) error {
 			mark = fmt.Sprintf("breaks %v", w.Breaks)
 		}
 		fmt.Printf("  %-40s %s\n", mark, w.Message)
+	}
+	return nil
+}
+
+func createClusterInfo(ctx context.Context, c client.Client) error {
+	ca, err := pki.NewCA("kubernetes")
+	if err != nil {
+		return err
+	}
+	kubeconfig := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n    certificate-authority-data: %s\n    server: https://192.168.1.8:6443\n", base64.StdEncoding.EncodeToString(ca.CertPEM))
+	return c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cluster-info", Namespace: "kube-public"}, Data: map[string]string{"kubeconfig": kubeconfig}})
+}
+
+var tokenSecretRE = regexp.MustCompile(`(--token [a-z0-9]{6}\.)[a-z0-9]{16}`)
+
+func printJoin(ctx context.Context, c client.Client) error {
+	var s corev1.Secret
+	for {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes-join"}, &s); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the join Secret: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	fmt.Printf("  worker:        %s\n", tokenSecretRE.ReplaceAllString(string(s.Data["workerJoinCommand"]), "${1}****************"))
+	fmt.Printf("  expires at:    %s (rotated %s before; never more than two live tokens)\n", s.Data["expiresAt"], "2h")
+	if _, ok := s.Data["controlPlaneJoinCommand"]; !ok {
+		fmt.Println("  control plane: certificateUpload is Disabled in the example (enable it with the manager on a control-plane node and /etc/kubernetes/pki mounted)")
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+func runJoin(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("join", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	namespace := fs.String("n", "kube-system", "namespace of the HAControlPlane")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
+	controlPlane := fs.Bool("control-plane", false, "print the control-plane join command (with --certificate-key)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: hacpctl join [NAME] [--control-plane] [-n NAMESPACE]")
+		fs.PrintDefaults()
+	}
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitUsage
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "hacpctl join: "+format+"\n", a...)
+		return code
+	}
+	c, err := newClient(*kubeconfig)
+	if err != nil {
+		return fail(exitUsage, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return printJoin(ctx, c, *namespace, name, *controlPlane, stdout, fail)
+}
+
+func printJoin(ctx context.Context, c client.Client, namespace, name string, controlPlane bool, stdout io.Writer, fail func(int, string, ...any) int) int {
+	var hcp hacpv1.HAControlPlane
+	if name == "" {
+		var list hacpv1.HAControlPlaneList
+		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			return fail(1, "%v", err)
+		}
+		if len(list.Items) != 1 {
+			return fail(exitUsage, "%d HAControlPlanes in %s: name one", len(list.Items), namespace)
+		}
+		hcp = list.Items[0]
+	} else if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &hcp); err != nil {
+		return fail(1, "%v", err)
+	}
+	if hcp.Status.JoinMaterial == nil || hcp.Status.JoinMaterial.SecretName == "" {
+		msg := "no join material yet"
+		for _, cond := range hcp.Status.Conditions {
+			if cond.Type == hacpv1.ConditionJoinMaterialReady {
+				msg = cond.Reason + ": " + cond.Message
+			}
+		}
+		return fail(1, "%s/%s: %s", namespace, hcp.Name, msg)
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: hcp.Status.JoinMaterial.SecretName}, &s); err != nil {
+		return fail(1, "%v", err)
+	}
+	key := "workerJoinCommand"
+	if controlPlane {
+		key = "controlPlaneJoinCommand"
+	}
+	cmd, ok := s.Data[key]
+	if !ok {
+		return fail(1, "Secret %s/%s has no %s: certificate upload is disabled or unavailable (see the JoinMaterialReady condition)", namespace, s.Name, key)
+	}
+	fmt.Fprintf(stdout, "%s\n", cmd)
+	return 0
+}

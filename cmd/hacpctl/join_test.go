@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+func TestPrintJoin(t *testing.T) {
+	hcp := &hacpv1.HAControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "kube-system"},
+		Status:     hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join"}},
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes-join", Namespace: "kube-system"},
+		Data: map[string][]byte{
+			"workerJoinCommand":       []byte("kubeadm join 192.168.1.8:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00"),
+			"controlPlaneJoinCommand": []byte("kubeadm join 192.168.1.8:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00 --control-plane --certificate-key 11"),
+		},
+	}
+	pending := &hacpv1.HAControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "other"},
+		Status: hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
+	}
+	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, s, pending).Build()
+	for _, tc := range []struct {
+		ns, name string
+		cp       bool
+		code     int
+		want     string
+	}{
+		{"kube-system", "", false, 0, "--discovery-token-ca-cert-hash sha256:00\n"},
+		{"kube-system", "kubernetes", true, 0, "--control-plane --certificate-key 11\n"},
+		{"other", "pending", false, 1, "ClusterInfoUnavailable: ConfigMap kube-public/cluster-info not found"},
+		{"kube-system", "missing", false, 1, "not found"},
+	} {
+		var out, errOut bytes.Buffer
+		fail := func(code int, format string, a ...any) int { fmt.Fprintf(&errOut, format, a...); return code }
+		code := printJoin(context.Background(), c, tc.ns, tc.name, tc.cp, &out, fail)
+		got := out.String() + errOut.String()
+		if code != tc.code || !strings.Contains(got, tc.want) {
+			t.Errorf("%s/%s cp=%v: exit %d %q, want %d %q", tc.ns, tc.name, tc.cp, code, got, tc.code, tc.want)
+		}
+	}
+}
