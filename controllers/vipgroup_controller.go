@@ -177,7 +177,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	status.ConfigHash = setHash(configs)
 	status.Nodes = nodeStatuses(plan, configs, reports)
 	status.NodeCount = int32(len(status.Nodes))
-	ready, master := readyCondition(gen, status.Nodes, configs)
+	ready, master := readyCondition(gen, status.Nodes, configs, reports)
 	status.Master = master
 	meta.SetStatusCondition(&status.Conditions, ready)
 	if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {

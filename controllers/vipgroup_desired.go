@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -176,11 +177,14 @@ func setHash(configs map[string]keepalived.NodeConfig) string {
 // agentReport is what an agent said on its Pod.
 type agentReport struct {
 	state, hash, iface, configError string
+	changedAt                       time.Time
 }
 
 func reportOf(p *corev1.Pod) agentReport {
 	a := p.Annotations
-	return agentReport{state: a[agent.AnnotationState], hash: a[agent.AnnotationConfigHash], iface: a[agent.AnnotationInterface], configError: a[agent.AnnotationConfigError]}
+	r := agentReport{state: a[agent.AnnotationState], hash: a[agent.AnnotationConfigHash], iface: a[agent.AnnotationInterface], configError: a[agent.AnnotationConfigError]}
+	r.changedAt, _ = time.Parse(time.RFC3339Nano, a[agent.AnnotationStateChangedAt])
+	return r
 }
 
 // nodeStatuses merges the plan with agent reports (by node name).
@@ -222,26 +226,29 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 }
 
 // readyCondition: every agent-run member runs its current config and exactly one member is MASTER.
-func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig) (metav1.Condition, string) {
+// With several MASTER claims the master is the latest to claim it: VRRP elects one master at a
+// time, so an older claim is a stale report (an agent that died without a word) or a partition,
+// and Ready says so either way.
+func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]agentReport) (metav1.Condition, string) {
 	c := metav1.Condition{Type: hacpv1.ConditionReady, ObservedGeneration: gen}
 	var masters, pending []string
+	master := ""
 	for _, n := range nodes {
 		if n.State == hacpv1.VRRPStateMaster {
 			masters = append(masters, n.Name)
+			if master == "" || reports[n.Name].changedAt.After(reports[master].changedAt) {
+				master = n.Name
+			}
 		}
 		if !n.Static && (configs[n.Name].Hash == "" || n.ConfigHash != configs[n.Name].Hash) {
 			pending = append(pending, n.Name)
 		}
 	}
-	master := ""
-	if len(masters) == 1 {
-		master = masters[0]
-	}
 	switch {
 	case len(nodes) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMembers, "no Node matches spec.nodeSelector and there are no staticMembers"
 	case len(masters) > 1:
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s): VRRP adverts are not getting through between them", len(masters), strings.Join(masters, ", "))
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: either the others' agents stopped reporting (node down) or VRRP adverts are not getting through between them", len(masters), strings.Join(masters, ", "), master)
 	case len(pending) > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNodesPending, fmt.Sprintf("not yet running the current config: %s", strings.Join(pending, ", "))
 	case len(masters) == 0:

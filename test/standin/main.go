@@ -22,8 +22,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		probe(os.Args[2:])
+		return
+	}
 	listen := flag.String("listen", "127.0.0.1:6443", "address to serve HTTPS on")
 	readyFile := flag.String("ready-file", "", "file whose content \"ok\" means ready")
+	name := flag.String("name", "", "host name served at /host (which host answers at the VIP)")
 	flag.Parse()
 	cert, err := selfSigned()
 	if err != nil {
@@ -38,8 +43,38 @@ func main() {
 		}
 		http.Error(w, "[-]etcd failed: reason withheld\nreadyz check failed", http.StatusInternalServerError)
 	})
+	mux.HandleFunc("/host", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, *name) })
 	srv := &http.Server{Addr: *listen, Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
+}
+
+// probe GETs URL every interval until duration passes and prints "<unix nanos> <host or ->" per
+// attempt: which host answered at the VIP, and when.
+func probe(args []string) {
+	fs := flag.NewFlagSet("probe", flag.ExitOnError)
+	url := fs.String("url", "", "URL to GET, e.g. https://198.51.100.100:6443/host")
+	interval := fs.Duration("interval", 20*time.Millisecond, "time between attempts")
+	timeout := fs.Duration("timeout", 100*time.Millisecond, "timeout of one attempt")
+	duration := fs.Duration("duration", 10*time.Second, "how long to probe")
+	_ = fs.Parse(args)
+	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableKeepAlives: true, //nolint:gosec // test traffic to a stand-in
+	}}
+	end := time.Now().Add(*duration)
+	for time.Now().Before(end) {
+		start := time.Now()
+		who := "-"
+		if resp, err := client.Get(*url); err == nil {
+			b := make([]byte, 64)
+			n, _ := resp.Body.Read(b)
+			resp.Body.Close()
+			who = strings.TrimSpace(string(b[:n]))
+		}
+		fmt.Printf("%d %s\n", start.UnixNano(), who)
+		if d := *interval - time.Since(start); d > 0 {
+			time.Sleep(d)
+		}
+	}
 }
 
 func selfSigned() (tls.Certificate, error) {
