@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
@@ -78,9 +79,10 @@ func (e *Env) SetProfile(p Profile) {
 	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "vip"}, &vg); err != nil {
 		e.t.Fatal(err)
 	}
+	patch := client.MergeFrom(vg.DeepCopy())
 	vg.Spec.VRRPVersion, vg.Spec.AdvertisementIntervalMilliseconds = p.Version, p.AdvertMilliseconds
 	vg.Spec.HealthCheck.IntervalSeconds, vg.Spec.HealthCheck.Fall = p.CheckInterval, p.Fall
-	if err := e.Client.Update(ctx, &vg); err != nil {
+	if err := e.Client.Patch(ctx, &vg, patch); err != nil {
 		e.t.Fatal(err)
 	}
 	// Wait until every agent runs a config with the new advert interval.
@@ -151,7 +153,11 @@ func masterDown(adv time.Duration, prio int) time.Duration {
 
 // runLosses powers h1 off b.N times (at least 5), restoring it between runs.
 func runLosses(b *testing.B, e *Env, r *failoverResult, timeout time.Duration, restore func()) {
-	n := max(b.N, 5)
+	// The framework first calls each sub-benchmark with b.N=1; measure only the real run.
+	if b.N < 5 {
+		return
+	}
+	n := b.N
 	for i := 0; i < n; i++ {
 		e.WaitHolder("h1", 60*time.Second)
 		time.Sleep(1500 * time.Millisecond) // steady state: adverts flowing
@@ -162,6 +168,7 @@ func runLosses(b *testing.B, e *Env, r *failoverResult, timeout time.Duration, r
 		loss := time.Now()
 		e.PowerOff("h1")
 		answered := probe.waitOther(loss, timeout)
+		time.Sleep(time.Second) // keep sampling: the picture shows the new holder settle
 		samples := s.Stop()
 		probe.stop()
 		if answered.IsZero() {

@@ -1,0 +1,55 @@
+package controllers
+
+import (
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+var _ = Describe("Deploy manifests", func() {
+	It("render with kustomize and pass a server-side dry run, twice without change", func() {
+		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+		resources, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("..", "config", "default"))
+		Expect(err).NotTo(HaveOccurred())
+		kinds := map[string]int{}
+		var objs []*unstructured.Unstructured
+		for _, r := range resources.Resources() {
+			m, err := r.Map()
+			Expect(err).NotTo(HaveOccurred())
+			u := &unstructured.Unstructured{Object: m}
+			kinds[u.GetKind()]++
+			objs = append(objs, u)
+		}
+		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 2))
+		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
+		Expect(kinds).To(HaveKey("ClusterRole"))
+		Expect(kinds).To(HaveKey("Role"))
+		Expect(kinds).NotTo(HaveKey("ClusterRoleBinding_to_secrets"))
+		// The namespace must exist for a dry run of what goes into it.
+		for _, u := range objs {
+			if u.GetKind() == "Namespace" {
+				Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner("deploy-test"))).To(Succeed())
+			}
+		}
+		for _, u := range objs {
+			Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner("deploy-test"), client.DryRunAll)).
+				To(Succeed(), "%s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+		}
+		// No ClusterRole grants Secret access: only the namespaced Roles do.
+		for _, u := range objs {
+			if u.GetKind() != "ClusterRole" {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(u.Object, "rules")
+			for _, r := range rules {
+				res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+				Expect(res).NotTo(ContainElement("secrets"), "ClusterRole %s grants cluster-wide Secret access", u.GetName())
+			}
+		}
+	})
+})
