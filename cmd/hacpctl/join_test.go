@@ -28,7 +28,7 @@ func TestPrintJoin(t *testing.T) {
 	}
 	pending := &hacpv1.HAControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "other"},
-		Status: hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
+		Status:     hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
 	}
 	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, s, pending).Build()
 	for _, tc := range []struct {
