@@ -30,6 +30,10 @@ manifests: controller-gen ## Generate CRDs and RBAC from the markers in api/ and
 generate: controller-gen ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
+.PHONY: docs
+docs: manifests ## Generate docs/api.md (every spec and status field) from the CRDs.
+	$(GO) run ./hack/apidocs config/crd/bases docs/api.md
+
 .PHONY: fmt
 fmt: ## Run gofmt.
 	gofmt -l -w $$(git ls-files '*.go')
@@ -39,10 +43,10 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: verify
-verify: manifests generate ## Check that generated files and formatting are up to date.
+verify: manifests generate docs ## Check that generated files and formatting are up to date.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	@git diff --exit-code -- config/crd config/rbac api || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
-	@test -z "$$(git ls-files --others --exclude-standard config/crd config/rbac api)" || { echo "untracked generated files: commit them"; exit 1; }
+	@git diff --exit-code -- config/crd config/rbac api docs/api.md || { echo "generated files are stale: run 'make manifests generate docs' and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard config/crd config/rbac api docs/api.md)" || { echo "untracked generated files: commit them"; exit 1; }
 
 .PHONY: envtest
 envtest: ## Build (once, cached) kube-apiserver and etcd for tests; prints their directory.

@@ -12,16 +12,18 @@ import (
 )
 
 var _ = Describe("Deploy manifests", func() {
-	It("render with kustomize and pass a server-side dry run, twice without change", func() {
+	It("render with kustomize and pass a server-side dry run", func() {
 		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 		resources, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("..", "config", "default"))
 		Expect(err).NotTo(HaveOccurred())
 		kinds := map[string]int{}
 		var objs []*unstructured.Unstructured
 		for _, r := range resources.Resources() {
-			m, err := r.Map()
+			// Through JSON: kustomize's maps hold plain ints, which API machinery does not copy.
+			raw, err := r.MarshalJSON()
 			Expect(err).NotTo(HaveOccurred())
-			u := &unstructured.Unstructured{Object: m}
+			u := &unstructured.Unstructured{}
+			Expect(u.UnmarshalJSON(raw)).To(Succeed())
 			kinds[u.GetKind()]++
 			objs = append(objs, u)
 		}
@@ -29,7 +31,6 @@ var _ = Describe("Deploy manifests", func() {
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
 		Expect(kinds).To(HaveKey("ClusterRole"))
 		Expect(kinds).To(HaveKey("Role"))
-		Expect(kinds).NotTo(HaveKey("ClusterRoleBinding_to_secrets"))
 		// The namespace must exist for a dry run of what goes into it.
 		for _, u := range objs {
 			if u.GetKind() == "Namespace" {
