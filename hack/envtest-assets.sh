@@ -20,7 +20,7 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "${KUBEBUILDER_ASSETS}/kube-apiserver" 
   exit 0
 fi
 
-cache_root="${HACP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hacp}"
+cache_root="${HACP_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/hacp}"
 dir="${cache_root}/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}-$(go env GOOS)-$(go env GOARCH)"
 mkdir -p "${dir}"
 
