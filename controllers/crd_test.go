@@ -82,7 +82,7 @@ var _ = Describe("CRDs", func() {
 		}
 	})
 
-	It("accept the example the README tells users to apply, with the seed's values", func() {
+	It("accept the example the README tells users to apply, with the seed's values, and a second apply changes nothing", func() {
 		data, err := os.ReadFile(filepath.Join("..", "examples", "haclusterplane.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		objs, err := manifest.Decode(data)
@@ -96,6 +96,21 @@ var _ = Describe("CRDs", func() {
 		var vg hacpv1.VIPGroup
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg)).To(Succeed())
 		Expect(vg.Spec.VirtualRouterID).To(BeEquivalentTo(68))
+
+		By("applying the same file again changes nothing (GitOps re-syncs)")
+		var hcpBefore hacpv1.HAControlPlane
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcpBefore)).To(Succeed())
+		for _, o := range objs {
+			Expect(k8sClient.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner("test"))).To(Succeed())
+		}
+		var vgAfter hacpv1.VIPGroup
+		var hcpAfter hacpv1.HAControlPlane
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(&vg), &vgAfter)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(&hcpBefore), &hcpAfter)).To(Succeed())
+		Expect(vgAfter.Generation).To(Equal(vg.Generation))
+		Expect(vgAfter.Spec).To(Equal(vg.Spec))
+		Expect(hcpAfter.Generation).To(Equal(hcpBefore.Generation))
+		Expect(hcpAfter.Spec).To(Equal(hcpBefore.Spec))
 		Expect(vg.Spec.VirtualIPs).To(Equal([]string{"192.168.1.8"}))
 		var hcp hacpv1.HAControlPlane
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp)).To(Succeed())
