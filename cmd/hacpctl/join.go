@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,15 +24,9 @@ func runJoin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: hacpctl join [NAME] [--control-plane] [-n NAMESPACE]")
 		fs.PrintDefaults()
 	}
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	name, done, code := parseNamed(fs, args)
+	if done {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "hacpctl join: "+format+"\n", a...)

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 const usage = `hacpctl: hacp's command line
@@ -52,4 +55,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hacpctl: unknown command %q (try 'hacpctl help')\n", args[0])
 		return exitUsage
 	}
+}
+
+// parseNamed parses a command's flags, accepting one optional NAME before or after them. done is
+// true when the command should exit with code (after -h, or on a flag error).
+func parseNamed(fs *flag.FlagSet, args []string) (name string, done bool, code int) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", true, 0
+		}
+		return "", true, exitUsage
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	return name, false, 0
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,19 +28,9 @@ func runWhatIf(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: hacpctl whatif [NAME] [-n NAMESPACE] | hacpctl whatif -f FILE")
 		fs.PrintDefaults()
 	}
-	// Accept NAME before or after the flags.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
-	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
+	name, done, code := parseNamed(fs, args)
+	if done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "hacpctl whatif: "+format+"\n", a...)
