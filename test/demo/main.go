@@ -261,20 +261,13 @@ func createNode(ctx context.Context, c client.Client, name, ip string, controlPl
 
 // waitObserved waits until both example objects carry a status for their current generation.
 func waitObserved(ctx context.Context, c client.Client) error {
-	for {
+	return poll(ctx, "the reconcilers to report status", func() bool {
 		var vg hacpv1.VIPGroup
 		var hcp hacpv1.HAControlPlane
 		errV := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg)
 		errH := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp)
-		if errV == nil && errH == nil && vg.Status.ObservedGeneration == vg.Generation && hcp.Status.ObservedGeneration == hcp.Generation {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the reconcilers to report status: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return errV == nil && errH == nil && vg.Status.ObservedGeneration == vg.Generation && hcp.Status.ObservedGeneration == hcp.Generation
+	})
 }
 
 func printTables(ctx context.Context, c client.Client) error {
@@ -352,21 +345,18 @@ func setNodeReady(ctx context.Context, c client.Client, name string, ready bool)
 }
 
 func waitQuorum(ctx context.Context, c client.Client, reason string) error {
-	for {
+	return poll(ctx, "QuorumHealthy reason "+reason, func() bool {
 		var hcp hacpv1.HAControlPlane
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp); err == nil {
-			for _, cond := range hcp.Status.Conditions {
-				if cond.Type == hacpv1.ConditionQuorumHealthy && cond.Reason == reason {
-					return nil
-				}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp); err != nil {
+			return false
+		}
+		for _, cond := range hcp.Status.Conditions {
+			if cond.Type == hacpv1.ConditionQuorumHealthy && cond.Reason == reason {
+				return true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for QuorumHealthy reason %s: %w", reason, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return false
+	})
 }
 
 func printWhatIf(ctx context.Context, c client.Client) error {
@@ -398,15 +388,10 @@ var tokenSecretRE = regexp.MustCompile(`(--token [a-z0-9]{6}\.)[a-z0-9]{16}`)
 
 func printJoin(ctx context.Context, c client.Client) error {
 	var s corev1.Secret
-	for {
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes-join"}, &s); err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the join Secret: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := poll(ctx, "the join Secret", func() bool {
+		return c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes-join"}, &s) == nil
+	}); err != nil {
+		return err
 	}
 	fmt.Printf("  worker:        %s\n", tokenSecretRE.ReplaceAllString(string(s.Data["workerJoinCommand"]), "${1}****************"))
 	fmt.Printf("  expires at:    %s (rotated %s before; never more than two live tokens)\n", s.Data["expiresAt"], "2h")
@@ -418,16 +403,10 @@ func printJoin(ctx context.Context, c client.Client) error {
 
 func printDaemonSet(ctx context.Context, c client.Client) error {
 	var ds appsv1.DaemonSet
-	for {
-		err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &ds)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the agent DaemonSet: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := poll(ctx, "the agent DaemonSet", func() bool {
+		return c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &ds) == nil
+	}); err != nil {
+		return err
 	}
 	spec := ds.Spec.Template.Spec
 	sc := spec.Containers[0].SecurityContext
@@ -474,35 +453,38 @@ func simulateAgents(ctx context.Context, c client.Client, iface string, report f
 }
 
 func waitConfigs(ctx context.Context, c client.Client, n int) (map[string][]byte, error) {
-	for {
-		var s corev1.Secret
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &s); err == nil && len(s.Data) == n {
-			return s.Data, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for rendered configs: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	var s corev1.Secret
+	err := poll(ctx, "rendered configs", func() bool {
+		return c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver-keepalived"}, &s) == nil && len(s.Data) == n
+	})
+	return s.Data, err
 }
 
 func waitVIPReady(ctx context.Context, c client.Client) error {
-	for {
+	return poll(ctx, "the VIPGroup to be Ready", func() bool {
 		var vg hacpv1.VIPGroup
-		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg); err == nil && vg.Status.Master != "" {
-			for _, cond := range vg.Status.Conditions {
-				if cond.Type == hacpv1.ConditionReady && cond.Status == metav1.ConditionTrue {
-					return nil
-				}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kube-apiserver"}, &vg); err != nil || vg.Status.Master == "" {
+			return false
+		}
+		for _, cond := range vg.Status.Conditions {
+			if cond.Type == hacpv1.ConditionReady && cond.Status == metav1.ConditionTrue {
+				return true
 			}
 		}
+		return false
+	})
+}
+
+// poll checks cond every 100 ms until it holds or ctx ends.
+func poll(ctx context.Context, what string, cond func() bool) error {
+	for !cond() {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the VIPGroup to be Ready: %w", ctx.Err())
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 var authPass = regexp.MustCompile(`(auth_pass )\S+`)
