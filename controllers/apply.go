@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,10 +66,6 @@ func withOwner[T client.Object](scheme *runtime.Scheme, owner client.Object, obj
 		panic(err) // only fails for owners of a kind the scheme lacks: a programming error
 	}
 	return obj
-}
-
-func isTrue(conds []metav1.Condition, typ string) bool {
-	return meta.IsStatusConditionTrue(conds, typ)
 }
 
 // truncate keeps condition messages within the API's 32 KiB bound and readable.

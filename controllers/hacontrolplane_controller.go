@@ -65,7 +65,7 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	vc := vipCondition(gen, &hcp, o.vipGroup, vgErr)
 	ac := availableCondition(gen, res, status, vc, hcp.Spec.VIPGroupRef != nil)
-	prevQuorum := findCondition(hcp.Status.Conditions, hacpv1.ConditionQuorumHealthy)
+	prevQuorum := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionQuorumHealthy)
 	for _, c := range []metav1.Condition{qc, vc, ac} {
 		meta.SetStatusCondition(&status.Conditions, c)
 	}

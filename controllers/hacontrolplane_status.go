@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -214,7 +215,7 @@ func vipCondition(gen int64, hcp *hacpv1.HAControlPlane, vg *hacpv1.VIPGroup, vg
 	case vgErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoVIPGroup, fmt.Sprintf("VIPGroup %s/%s: %v", hcp.Namespace, hcp.Spec.VIPGroupRef.Name, vgErr)
 	default:
-		rc := findCondition(vg.Status.Conditions, hacpv1.ConditionReady)
+		rc := meta.FindStatusCondition(vg.Status.Conditions, hacpv1.ConditionReady)
 		if rc != nil && rc.Status == metav1.ConditionTrue {
 			c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, fmt.Sprintf("VIPGroup %s: %s", vg.Name, rc.Message)
 		} else {
@@ -252,13 +253,4 @@ func availableCondition(gen int64, res quorum.Result, st *hacpv1.HAControlPlaneS
 		}
 	}
 	return c
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
 }

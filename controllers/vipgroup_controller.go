@@ -112,7 +112,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
 			return ctrl.Result{}, err
 		}
-		if !isTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
+		if !meta.IsStatusConditionTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
 			r.Recorder.Eventf(&vg, other, corev1.EventTypeWarning, hacpv1.ReasonVRIDConflict, "Render", msg)
 		}
 		return ctrl.Result{}, nil

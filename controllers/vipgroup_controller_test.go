@@ -405,17 +405,16 @@ var _ = Describe("VIPGroup reconciler", func() {
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "vip-keepalived"}, &appsv1.DaemonSet{})).To(Succeed())
 		}).Should(Succeed())
 		uid := getVIPGroup(Default, vg).UID
-		for _, obj := range []client.Object{&corev1.Secret{}, &corev1.Secret{}, &appsv1.DaemonSet{}, &corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}} {
-			name := map[string]string{}[""]
-			switch obj.(type) {
-			case *appsv1.DaemonSet:
-				name = "vip-keepalived"
-			case *corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding:
-				name = "vip-agent"
-			}
-			if name == "" {
-				continue
-			}
+		for _, o := range []struct {
+			obj  client.Object
+			name string
+		}{
+			{&appsv1.DaemonSet{}, "vip-keepalived"},
+			{&corev1.ServiceAccount{}, "vip-agent"},
+			{&rbacv1.Role{}, "vip-agent"},
+			{&rbacv1.RoleBinding{}, "vip-agent"},
+		} {
+			obj, name := o.obj, o.name
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: name}, obj)).To(Succeed())
 			Expect(obj.GetOwnerReferences()).To(ContainElement(SatisfyAll(HaveField("UID", uid), HaveField("Controller", ptr.To(true)))), "%T %s", obj, name)
 		}

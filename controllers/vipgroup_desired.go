@@ -60,9 +60,9 @@ func nodeMember(n *corev1.Node, families map[int]bool) (m keepalived.Member, rea
 		if err != nil {
 			continue
 		}
-		f := 6
-		if ip.Unmap().Is4() {
-			f, ip = 4, ip.Unmap()
+		f := keepalived.Family(ip)
+		if f == 4 {
+			ip = ip.Unmap()
 		}
 		if families[f] && !seen[f] {
 			m.Addresses = append(m.Addresses, ip)
@@ -80,11 +80,7 @@ func vipFamilies(spec hacpv1.VIPGroupSpec) map[int]bool {
 	out := map[int]bool{}
 	for _, v := range spec.VirtualIPs {
 		if ip, err := netip.ParseAddr(v); err == nil {
-			if ip.Unmap().Is4() {
-				out[4] = true
-			} else {
-				out[6] = true
-			}
+			out[keepalived.Family(ip)] = true
 		}
 	}
 	return out

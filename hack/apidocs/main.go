@@ -67,23 +67,13 @@ func walk(b *strings.Builder, path string, s apiextensionsv1.JSONSchemaProps, _ 
 	row(b, path, s)
 	switch s.Type {
 	case "object":
-		names := make([]string, 0, len(s.Properties))
-		for n := range s.Properties {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range sortedKeys(s.Properties) {
 			walk(b, path+"."+n, s.Properties[n], s.Required)
 		}
 	case "array":
 		if s.Items != nil && s.Items.Schema != nil && s.Items.Schema.Type == "object" && len(s.Items.Schema.Properties) > 0 {
 			it := *s.Items.Schema
-			names := make([]string, 0, len(it.Properties))
-			for n := range it.Properties {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
+			for _, n := range sortedKeys(it.Properties) {
 				walk(b, path+"[]."+n, it.Properties[n], it.Required)
 			}
 		}
@@ -137,6 +127,15 @@ func row(b *strings.Builder, path string, s apiextensionsv1.JSONSchemaProps) {
 	}
 	desc := strings.Join(strings.Fields(s.Description), " ")
 	fmt.Fprintf(b, "| `%s` | %s | %s | %s |\n", path, typ, esc(desc), esc(strings.Join(c, "; ")))
+}
+
+func sortedKeys(m map[string]apiextensionsv1.JSONSchemaProps) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func TestKubeadmCertsRoundTrip(t *testing.T) {
 			wantKeys = "ca.crt ca.key external-etcd-ca.crt external-etcd.crt external-etcd.key front-proxy-ca.crt front-proxy-ca.key sa.key sa.pub"
 		}
 		got := keys(s.Data)
-		sortStrings(got)
+		sort.Strings(got)
 		if strings.Join(got, " ") != wantKeys {
 			t.Fatalf("external=%v: data keys %v, want %s", external, got, wantKeys)
 		}
@@ -316,15 +317,5 @@ func TestDecideSchedulesTheNextRotation(t *testing.T) {
 	}
 	if want := now.Add(30 * time.Minute); !p.Next.Equal(want) {
 		t.Fatalf("next %v, want %v (certificate re-upload)", p.Next, want)
-	}
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -290,7 +291,7 @@ func LintSet(configs map[string]NodeConfig) error {
 	for name, bySrc := range srcs {
 		for node := range bySrc {
 			for other, src := range bySrc {
-				if other != node && !contains(peers[name][node], src) {
+				if other != node && !slices.Contains(peers[name][node], src) {
 					errs = append(errs, fmt.Sprintf("%s: instance %s does not list %s (%s) as a peer", node, name, other, src))
 				}
 			}
@@ -301,15 +302,6 @@ func LintSet(configs map[string]NodeConfig) error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // instanceFamily is the address family of an instance: its unicast_src_ip's, or without one (a

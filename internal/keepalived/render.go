@@ -201,7 +201,7 @@ func advertInt(ms int32) string {
 func vipsOf(vips []string, fam int) []netip.Addr {
 	var out []netip.Addr
 	for _, v := range vips {
-		if a, err := netip.ParseAddr(v); err == nil && family(a) == fam {
+		if a, err := netip.ParseAddr(v); err == nil && Family(a) == fam {
 			out = append(out, a)
 		}
 	}
@@ -210,7 +210,7 @@ func vipsOf(vips []string, fam int) []netip.Addr {
 
 func addrOf(m Member, fam int) (netip.Addr, bool) {
 	for _, a := range m.Addresses {
-		if family(a) == fam {
+		if Family(a) == fam {
 			return a, true
 		}
 	}

@@ -50,7 +50,7 @@ func Validate(in Input) field.ErrorList {
 			errs = append(errs, field.Duplicate(p, v))
 		}
 		vips[a] = true
-		families[family(a)] = true
+		families[Family(a)] = true
 		if a.Is6() && s.VRRPVersion != 3 {
 			errs = append(errs, field.Invalid(p, v, "IPv6 virtual IPs need vrrpVersion 3 (VRRPv2 is IPv4 only)"))
 		}
@@ -156,12 +156,12 @@ func Validate(in Input) field.ErrorList {
 				errs = append(errs, field.Invalid(ap, a.String(), fmt.Sprintf("member %s's address is also a virtual IP; keepalived would treat it as the address owner", m.Name)))
 			case addrs[a] != "":
 				errs = append(errs, field.Duplicate(ap, fmt.Sprintf("%s (also %s's)", a, addrs[a])))
-			case seen[family(a)]:
+			case seen[Family(a)]:
 				errs = append(errs, field.Invalid(ap, a.String(), "at most one address per family"))
 			}
 			addrs[a] = m.Name
-			seen[family(a)] = true
-			carried[family(a)]++
+			seen[Family(a)] = true
+			carried[Family(a)]++
 		}
 	}
 	for f := range families {
@@ -172,7 +172,8 @@ func Validate(in Input) field.ErrorList {
 	return errs
 }
 
-func family(a netip.Addr) int {
+// Family is an address's IP family, 4 or 6 (IPv4-mapped IPv6 counts as 4).
+func Family(a netip.Addr) int {
 	if a.Unmap().Is4() {
 		return 4
 	}

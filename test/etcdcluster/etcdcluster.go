@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"hacp.dev/hacp/test/pki"
 )
@@ -159,17 +158,4 @@ func (c *Cluster) stopAll() {
 	for _, m := range c.Members {
 		c.Kill(m)
 	}
-}
-
-// WaitHealthy polls until pred returns nil or the timeout passes.
-func WaitHealthy(timeout time.Duration, pred func() error) error {
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = pred(); err == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
 }
