@@ -101,3 +101,33 @@ func TestKeepalivedConfigTestRejectsBrokenConfigs(t *testing.T) {
 		})
 	}
 }
+
+// Every printable character Validate lets into a password must reach keepalived as part of one
+// auth_pass word: the fuzz test once found that '}' passed Validate and closed the authentication
+// block early, which keepalived reports as unknown keywords.
+func TestEveryPasswordCharacterValidateAllowsPassesKeepalived(t *testing.T) {
+	bin := keepalivedBinary(t)
+	iface := anyInterface(t)
+	allowed := 0
+	for c := byte(0x21); c < 0x7f; c++ {
+		in := goldenCases()["seed"]
+		in.Password = "a" + string(c) + "b"
+		if len(Validate(in)) > 0 {
+			continue
+		}
+		allowed++
+		cfgs, err := Render(in)
+		if err != nil {
+			t.Fatalf("%q: %v", c, err)
+		}
+		for node, cfg := range cfgs {
+			if out, err := configTest(t, bin, cfg.Text, iface); err != nil || strings.Contains(out, "Unknown keyword") {
+				t.Errorf("password %q (node %s): keepalived rejected the config: %v\n%s", in.Password, node, err, out)
+			}
+			break
+		}
+	}
+	if allowed < 62+10 {
+		t.Fatalf("only %d characters allowed: letters and digits at least must be", allowed)
+	}
+}

@@ -14,8 +14,9 @@ import (
 var (
 	ifaceRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.@-]{0,14}$`)
 	// keepalived reads auth_pass as one unquoted word; quotes, spaces, '#' and '!' would start a
-	// string or a comment and change what it reads.
-	passwordRE = regexp.MustCompile(`^[A-Za-z0-9_.,:;+=@%^&*()\[\]{}<>/?~|-]{1,8}$`)
+	// string or a comment, '{' and '}' are tokens of their own (a '}' closes the authentication
+	// block early), and '$' starts a parameter substitution.
+	passwordRE = regexp.MustCompile(`^[A-Za-z0-9_.,:;+=@%^&*()\[\]<>/?~|-]{1,8}$`)
 	nameRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 	pathRE     = regexp.MustCompile(`^/[A-Za-z0-9/_.?=&-]*$`)
 )
@@ -87,7 +88,7 @@ func Validate(in Input) field.ErrorList {
 	case in.Password != "" && len(in.Password) > 8:
 		errs = append(errs, field.Invalid(pw, fmt.Sprintf("(%d characters)", len(in.Password)), "the VRRP password must be at most 8 characters: keepalived silently truncates longer ones"))
 	case in.Password != "" && !passwordRE.MatchString(in.Password):
-		errs = append(errs, field.Invalid(pw, "(password)", "the VRRP password may not contain spaces, quotes, '#' or '!': keepalived would read it differently"))
+		errs = append(errs, field.Invalid(pw, "(password)", "the VRRP password may only contain letters, digits and _.,:;+=@%^&*()[]<>/?~|- (no spaces, quotes, braces, '#', '!' or '$'): keepalived would read it differently"))
 	}
 
 	hc := spec.Child("healthCheck")
