@@ -5,10 +5,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"hacp.dev/hacp/internal/bootstrap"
 )
 
 var _ = Describe("Deploy manifests", func() {
@@ -52,5 +55,14 @@ var _ = Describe("Deploy manifests", func() {
 				Expect(res).NotTo(ContainElement("secrets"), "ClusterRole %s grants cluster-wide Secret access", u.GetName())
 			}
 		}
+	})
+
+	It("include a bootstrap static Pod the API server accepts as its mirror Pod", func() {
+		pod := bootstrap.StaticPod(bootstrap.Options{Image: "registry.example/hacp:v1"})
+		pod.Name += "-h1"
+		pod.Spec.NodeName = "h1"
+		// kubelet marks mirror Pods with this annotation; the API server validates them as such.
+		pod.Annotations[corev1.MirrorPodAnnotationKey] = "hash"
+		Expect(k8sClient.Create(ctx, pod, client.DryRunAll)).To(Succeed())
 	})
 })

@@ -1,6 +1,8 @@
 // Command hacp-agent runs in a VIPGroup's DaemonSet: it supervises keepalived with the node's
 // rendered config and reports VRRP state on its own Pod. `hacp-agent check-apiserver` is the
-// health check the rendered configs call.
+// health check the rendered configs call. `hacp-agent bootstrap` runs in the static Pod that
+// `hacpctl bootstrap` writes for the first node, before any API server exists, and hands the VIP
+// over to the DaemonSet's agent once that runs on the node.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|check-apiserver [flags]")
+		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|bootstrap|check-apiserver [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -41,6 +44,11 @@ func main() {
 	case "run":
 		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "hacp-agent:", err)
+			os.Exit(1)
+		}
+	case "bootstrap":
+		if err := bootstrap(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "hacp-agent bootstrap:", err)
 			os.Exit(1)
 		}
 	default:
@@ -79,6 +87,7 @@ func run(args []string) error {
 		binary     = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig (default: in-cluster)")
 		wrap       = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests: 'ip netns exec h1')")
+		handover   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket of a bootstrap agent on this host to take the VIPs over from")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -127,6 +136,25 @@ func run(args []string) error {
 	if *wrap != "" {
 		sup.Wrap = strings.Fields(*wrap)
 	}
+	ho := &agent.Handover{
+		Socket:    *handover,
+		Instances: sup.InstanceStates,
+		MasterDown: func() time.Duration {
+			text, _ := os.ReadFile(filepath.Join(*dir, "keepalived.conf"))
+			return agent.MasterDownOf(text)
+		},
+		OnRetired: func(mode agent.HandoverMode) {
+			if mode == agent.HandoverKeep {
+				sup.ExpectLeftoverVIPs()
+			}
+		},
+		Log: logger,
+	}
+	// Before keepalived starts: VIPs a bootstrap keepalived holds here are not stale.
+	if ho.Probe(ctx) {
+		sup.Adopt = ho.Active
+		go ho.Run(ctx)
+	}
 	logger.Info("Starting agent", "interface", *iface, "secret", *secret)
 	err = sup.Run(ctx, configs)
 	// Publish the final STOP before exiting, if the API answers quickly.
@@ -134,6 +162,96 @@ func run(args []string) error {
 	defer cancel()
 	rep.flush(flushCtx)
 	return err
+}
+
+// bootstrap runs keepalived with a static config (no API server exists yet) and retires when the
+// DaemonSet's agent on this host asks.
+func bootstrap(args []string) error {
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	var (
+		config   = fs.String("config", "/etc/hacp/bootstrap/keepalived.conf", "the keepalived.conf `hacpctl bootstrap` wrote")
+		manifest = fs.String("manifest", "", "this Pod's static manifest, removed once the DaemonSet has taken over so kubelet stops the Pod")
+		dir      = fs.String("dir", "/run/hacp", "private directory for keepalived's pid files and the notify FIFO")
+		fifo     = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path the config names (vrrp_notify_fifo)")
+		binary   = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
+		socket   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket the DaemonSet's agent asks on")
+		wrap     = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(*config)
+	if err != nil {
+		return err
+	}
+	logger := klog.NewKlogr().WithValues("bootstrap", true)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	sup := &agent.Supervisor{
+		Keepalived:       *binary,
+		Dir:              *dir,
+		FIFO:             *fifo,
+		Log:              logger,
+		KeepalivedOutput: os.Stderr,
+		Report: func(r agent.Report) {
+			logger.Info("Bootstrap keepalived", "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
+		},
+	}
+	if *wrap != "" {
+		sup.Wrap = strings.Fields(*wrap)
+	}
+	supCtx, supCancel := context.WithCancel(ctx)
+	defer supCancel()
+	supDone := make(chan error, 1)
+	configs := make(chan []byte, 1)
+	configs <- text
+	server := &agent.HandoverServer{Socket: *socket, Log: logger}
+	server.Retire = func(mode agent.HandoverMode) error {
+		if mode == agent.HandoverKeep {
+			sup.LeaveVIPsOnStop()
+		}
+		supCancel()
+		select {
+		case <-supDone:
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("keepalived did not stop within 30s")
+		}
+		if *manifest != "" {
+			if err := removeOwnManifest(*manifest); err != nil {
+				logger.Error(err, "The DaemonSet has taken over, but this static Pod's manifest could not be removed: remove it by hand", "manifest", *manifest)
+			} else {
+				logger.Info("Removed this static Pod's manifest; kubelet stops the Pod", "manifest", *manifest)
+			}
+		}
+		return nil
+	}
+	l, err := server.Listen()
+	if err != nil {
+		return err
+	}
+	go func() { _ = server.Serve(ctx, l) }()
+	logger.Info("Starting the bootstrap keepalived", "config", *config, "handoverSocket", "@"+*socket)
+	go func() { supDone <- sup.Run(supCtx, configs) }()
+	<-ctx.Done()
+	if !server.Retired() {
+		// Stopped before any handover (the manifest removed by hand): keepalived stops cleanly.
+		supCancel()
+		return <-supDone
+	}
+	return nil
+}
+
+// removeOwnManifest deletes the bootstrap static Pod's manifest, after checking it is one.
+func removeOwnManifest(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(b), "hacp-agent") || !strings.Contains(string(b), "bootstrap") {
+		return fmt.Errorf("%s does not look like hacp's bootstrap Pod; not removing it", path)
+	}
+	return os.Remove(path)
 }
 
 // interfaceOf finds the interface holding addr.

@@ -1,5 +1,6 @@
-// Command hacpctl is hacp's command line: it renders a node's keepalived config before any
-// cluster exists, prints what-if tables, and prints join commands.
+// Command hacpctl is hacp's command line: it renders a node's keepalived config and the first
+// node's bootstrap static Pod before any cluster exists, prints what-if tables, and prints join
+// commands.
 package main
 
 import (
@@ -17,6 +18,10 @@ Usage:
   hacpctl render -f FILE --node NAME=ADDRESS [--peer NAME=ADDRESS ...] [flags]
       Print the keepalived.conf of one node for the VIPGroup in FILE (for the seed node before
       the cluster exists).
+
+  hacpctl bootstrap -f FILE --node NAME=ADDRESS [--image IMAGE] [--out DIR]
+      Write the first node's bootstrap keepalived.conf and static Pod (they hold the VIP until the
+      VIPGroup's DaemonSet takes over) and print the kubeadm init command.
 
   hacpctl whatif [NAME] [-n NAMESPACE]
   hacpctl whatif -f FILE
@@ -44,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "render":
 		return runRender(args[1:], stdout, stderr)
+	case "bootstrap":
+		return runBootstrap(args[1:], stdout, stderr)
 	case "whatif":
 		return runWhatIf(args[1:], stdout, stderr)
 	case "join":

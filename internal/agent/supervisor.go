@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,12 +55,20 @@ type Supervisor struct {
 	KeepalivedOutput io.Writer
 	// StopTimeout bounds how long a stopping keepalived may take before it is killed.
 	StopTimeout time.Duration
+	// Adopt, when set and true, leaves VIPs already on the interface in place when keepalived
+	// starts instead of removing them as stale: a bootstrap keepalived on this node holds them
+	// and hands them over (see Handover).
+	Adopt func() bool
 
 	mu        sync.Mutex
 	report    Report
 	proc      *exec.Cmd
 	exited    chan error
 	instances map[string]string
+	hardStop  bool
+	// leftovers names the instances whose VIPs the bootstrap keepalived left on the interface
+	// (as /31, /127) when it handed over; they go as soon as the instance no longer holds them.
+	leftovers map[string]bool
 }
 
 func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, "keepalived.conf") }
@@ -107,6 +117,9 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 			state := NodeState(s.instances)
 			s.mu.Unlock()
 			s.Log.Info("VRRP state changed", "instance", ev.Name, "state", ev.State, "priority", ev.Priority, "node", state)
+			if ev.State != "MASTER" {
+				s.removeLeftovers(ctx, ev.Name)
+			}
 			s.publish(func(r *Report) {
 				if r.State != state {
 					r.State, r.ChangedAt = state, time.Now()
@@ -213,16 +226,104 @@ func (s *Supervisor) running() bool {
 	return s.proc != nil
 }
 
+// InstanceStates returns the latest state of each of keepalived's VRRP instances.
+func (s *Supervisor) InstanceStates() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.instances))
+	for k, v := range s.instances {
+		out[k] = v
+	}
+	return out
+}
+
+// ExpectLeftoverVIPs records that a bootstrap keepalived left its VIP entries on the interface
+// while this one holds the VIPs as MASTER. They cannot go at once: keepalived treats the deletion
+// of any entry of its VIP's address as the loss of the VIP. They go, per instance, when this
+// keepalived's instance leaves MASTER (it has removed its own entries by then), or when it stops.
+func (s *Supervisor) ExpectLeftoverVIPs() {
+	text, err := os.ReadFile(s.confPath())
+	if err != nil {
+		return
+	}
+	vips, err := VIPsOf(text)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leftovers == nil {
+		s.leftovers = map[string]bool{}
+	}
+	for _, v := range vips {
+		s.leftovers[v.Instance] = true
+	}
+}
+
+// removeLeftovers deletes the leftover entries of instance's VIPs (every instance's when
+// instance is ""). While keepalived runs, only entries with another prefix length than the
+// config's own are deleted, so keepalived's own entries stay untouched.
+func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
+	s.mu.Lock()
+	var pending []string
+	for name := range s.leftovers {
+		if instance == "" || name == instance {
+			pending = append(pending, name)
+			delete(s.leftovers, name)
+		}
+	}
+	s.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	text, err := os.ReadFile(s.confPath())
+	if err != nil {
+		return
+	}
+	vips, err := VIPsOf(text)
+	if err != nil {
+		return
+	}
+	for _, v := range vips {
+		if !slices.Contains(pending, v.Instance) {
+			continue
+		}
+		own := v.Prefix.Bits()
+		keep := func(p netip.Prefix) bool { return instance != "" && p.Bits() == own }
+		removed, err := removeVIPEntries(ctx, s.Wrap, []VIP{v}, keep)
+		for _, r := range removed {
+			s.Log.Info("Removed the VIP entry the bootstrap keepalived left", "vip", r.Prefix.String(), "interface", r.Interface)
+		}
+		if err != nil {
+			s.Log.Error(err, "Removing the VIP entries the bootstrap keepalived left")
+		}
+	}
+}
+
+// LeaveVIPsOnStop makes the coming stop (when Run's ctx ends) kill keepalived without cleanup,
+// so its VIPs stay on the interface: the bootstrap keepalived does this when the DaemonSet's
+// keepalived on the same node already holds them as MASTER.
+func (s *Supervisor) LeaveVIPsOnStop() {
+	s.mu.Lock()
+	s.hardStop = true
+	s.mu.Unlock()
+}
+
 // stop ends keepalived with SIGTERM: it sends a priority-0 advertisement, so a backup takes over
-// at once instead of after the master-down interval, and removes its VIPs.
+// at once instead of after the master-down interval, and removes its VIPs. After
+// LeaveVIPsOnStop it kills keepalived instead, leaving the VIPs.
 func (s *Supervisor) stop() error {
 	s.mu.Lock()
-	proc, exited := s.proc, s.exited
+	proc, exited, hard := s.proc, s.exited, s.hardStop
 	s.mu.Unlock()
 	if proc == nil {
 		return nil
 	}
-	_ = proc.Process.Signal(syscall.SIGTERM)
+	if hard {
+		s.killLeavingVIPs(proc)
+	} else {
+		_ = proc.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-exited:
 	case <-time.After(s.StopTimeout):
@@ -232,16 +333,38 @@ func (s *Supervisor) stop() error {
 	s.mu.Lock()
 	s.proc, s.exited = nil, nil
 	s.mu.Unlock()
+	if !hard {
+		s.removeLeftovers(context.Background(), "")
+	}
 	s.publish(func(r *Report) { r.State, r.ChangedAt = "STOP", time.Now() })
 	return nil
 }
 
+// killLeavingVIPs kills keepalived so that nothing removes its VIPs. keepalived's parent would
+// restart a dead VRRP child, and the child stops cleanly (removing VIPs) when its parent dies,
+// so: freeze the parent, kill the child, then kill the parent.
+func (s *Supervisor) killLeavingVIPs(proc *exec.Cmd) {
+	_ = proc.Process.Signal(syscall.SIGSTOP)
+	if b, err := os.ReadFile(filepath.Join(s.Dir, "vrrp.pid")); err == nil {
+		var child int
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &child); err == nil && child > 1 && child != proc.Process.Pid {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+		}
+	}
+	_ = proc.Process.Kill()
+	s.Log.Info("Killed keepalived without cleanup: its VIPs stay on the interface")
+}
+
 func (s *Supervisor) cleanStale(ctx context.Context, text []byte) {
+	if s.Adopt != nil && s.Adopt() {
+		s.Log.Info("Leaving VIPs on the interface in place: a bootstrap keepalived on this node holds them")
+		return
+	}
 	vips, err := VIPsOf(text)
 	if err != nil {
 		return
 	}
-	removed, err := removeStaleVIPs(ctx, s.Wrap, vips)
+	removed, err := removeVIPEntries(ctx, s.Wrap, vips, nil)
 	for _, v := range removed {
 		s.Log.Info("Removed a stale VIP left by a previous keepalived", "vip", v.Prefix.String(), "interface", v.Interface)
 	}

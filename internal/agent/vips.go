@@ -14,6 +14,8 @@ import (
 type VIP struct {
 	Prefix    netip.Prefix
 	Interface string
+	// Instance is the vrrp_instance that holds it.
+	Instance string
 }
 
 // VIPsOf lists the virtual addresses of a rendered config.
@@ -28,6 +30,10 @@ func VIPsOf(text []byte) ([]VIP, error) {
 			continue
 		}
 		iface := in.Arg("interface")
+		var name string
+		if len(in.Args) > 0 {
+			name = in.Args[0]
+		}
 		va := in.Child("virtual_ipaddress")
 		if va == nil {
 			continue
@@ -43,40 +49,45 @@ func VIPsOf(text []byte) ([]VIP, error) {
 					dev = v.Args[i+1]
 				}
 			}
-			out = append(out, VIP{Prefix: p, Interface: dev})
+			out = append(out, VIP{Prefix: p, Interface: dev, Instance: name})
 		}
 	}
 	return out, nil
 }
 
-// removeStaleVIPs deletes the given VIPs from their interfaces where present. It runs only while
-// keepalived is not running: then any VIP on the interface was left by a crashed predecessor, and
-// keeping it would make two hosts answer for it.
-func removeStaleVIPs(ctx context.Context, wrap []string, vips []VIP) ([]VIP, error) {
+// removeVIPEntries deletes every entry of the given VIPs' addresses from their interfaces,
+// whatever its prefix length, except those keep says to leave. It runs only while no keepalived
+// of ours holds them: then any such entry was left by a crashed predecessor or by the bootstrap
+// keepalived, and keeping it would make two hosts answer for the address.
+func removeVIPEntries(ctx context.Context, wrap []string, vips []VIP, keep func(netip.Prefix) bool) ([]VIP, error) {
 	var removed []VIP
 	for _, v := range vips {
 		out, err := command(ctx, wrap, "ip", "-o", "addr", "show", "dev", v.Interface).CombinedOutput()
 		if err != nil {
 			continue // interface absent: nothing stale on it
 		}
-		if !hasAddr(string(out), v.Prefix.Addr()) {
-			continue
+		for _, p := range addrEntries(string(out), v.Prefix.Addr()) {
+			if keep != nil && keep(p) {
+				continue
+			}
+			if out, err := command(ctx, wrap, "ip", "addr", "del", p.String(), "dev", v.Interface).CombinedOutput(); err != nil {
+				return removed, fmt.Errorf("removing stale VIP %s from %s: %v: %s", p, v.Interface, err, strings.TrimSpace(string(out)))
+			}
+			removed = append(removed, VIP{Prefix: p, Interface: v.Interface})
 		}
-		if out, err := command(ctx, wrap, "ip", "addr", "del", v.Prefix.String(), "dev", v.Interface).CombinedOutput(); err != nil {
-			return removed, fmt.Errorf("removing stale VIP %s from %s: %v: %s", v.Prefix, v.Interface, err, strings.TrimSpace(string(out)))
-		}
-		removed = append(removed, v)
 	}
 	return removed, nil
 }
 
-func hasAddr(ipAddrOutput string, a netip.Addr) bool {
+// addrEntries returns the entries of `ip -o addr show` output that hold a.
+func addrEntries(ipAddrOutput string, a netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
 	for _, f := range strings.Fields(ipAddrOutput) {
 		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == a {
-			return true
+			out = append(out, p)
 		}
 	}
-	return false
+	return out
 }
 
 // command runs name with args, prefixed by wrap (for example `ip netns exec h1` in tests).

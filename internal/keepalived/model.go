@@ -59,8 +59,14 @@ type Input struct {
 	// VRRPv3 a password is an error, because keepalived would drop it silently.
 	Password string
 	// Mode overrides spec.healthCheck.mode when set (hacpctl render --mode weighted for the seed node).
-	Mode    hacpv1.HealthCheckMode
-	Options Options
+	Mode hacpv1.HealthCheckMode
+	// Bootstrap renders the config of the bootstrap static Pod (hacpctl bootstrap). Its VIPs get
+	// a prefix one bit shorter than a host prefix, without a prefix route: the kernel keeps them
+	// as entries distinct from the /32 (/128) the VIPGroup's keepalived adds on the same node, so
+	// that keepalived's startup cleanup (it deletes its VIPs when it starts, wherever they came
+	// from) misses them and the VIP never leaves the node during the handover.
+	Bootstrap bool
+	Options   Options
 }
 
 // NodeConfig is one member's rendered configuration.

@@ -151,6 +151,10 @@ func renderNode(in Input, plan []Plan, self Plan) NodeConfig {
 			// unicast_fault_no_peer would keep the VIP down, so this one config advertises by
 			// multicast, to no one, until the next render adds a peer.
 			w(1, "# Only member: no unicast peers yet, so VRRP adverts go to the multicast group until one joins.")
+			if in.Bootstrap {
+				w(1, "# Bootstrap: VIPs as /31 (/127) without prefix route. The VIPGroup's keepalived on this node adds")
+				w(1, "# them as /32 (/128) and does not delete these entries when it starts; its agent removes them later.")
+			}
 		} else {
 			w(1, "unicast_src_ip %s", src)
 			w(1, "unicast_peer {")
@@ -165,6 +169,10 @@ func renderNode(in Input, plan []Plan, self Plan) NodeConfig {
 		}
 		w(1, "virtual_ipaddress {")
 		for _, v := range vips {
+			if in.Bootstrap {
+				w(2, "%s/%d dev %s noprefixroute", v, v.BitLen()-1, iface)
+				continue
+			}
 			w(2, "%s/%d dev %s", v, v.BitLen(), iface)
 		}
 		w(1, "}")

@@ -67,8 +67,13 @@ func goldenCases() map[string]Input {
 	bootstrap := Input{Namespace: "kube-system", Name: "kube-apiserver", Spec: defaultSpec("192.168.1.8"), Members: []Member{member("h1", "192.168.1.12")}, Password: "bootpw", Mode: hacpv1.HealthCheckWeighted, Options: DefaultOptions()}
 	bootstrap.Spec.StaticMembers = []hacpv1.StaticMember{{Name: "h1", Address: "192.168.1.12"}}
 	bootstrap.Members[0].Static = true
+	bootstrap.Bootstrap = true
 
-	return map[string]Input{"seed": seed, "five": five, "dualstack": dual, "fast-v3": fast, "bootstrap": bootstrap}
+	dualBoot := Input{Namespace: "kube-system", Name: "dual", Spec: defaultSpec("198.51.100.8", "2001:db8::8"), Mode: hacpv1.HealthCheckWeighted, Bootstrap: true, Options: DefaultOptions(),
+		Members: []Member{member("n1", "198.51.100.11", "2001:db8::11")}}
+	dualBoot.Spec.VRRPVersion = 3
+
+	return map[string]Input{"seed": seed, "five": five, "dualstack": dual, "fast-v3": fast, "bootstrap": bootstrap, "bootstrap-dualstack": dualBoot}
 }
 
 // renderAll renders every node, static members included (the bootstrap case is one).

@@ -30,6 +30,9 @@ func Validate(in Input) field.ErrorList {
 	spec := field.NewPath("spec")
 	s := in.Spec
 
+	if in.Bootstrap && len(in.Members) != 1 {
+		errs = append(errs, field.Invalid(field.NewPath("members"), len(in.Members), "a bootstrap config is for exactly one node, the first control-plane node"))
+	}
 	vips := map[netip.Addr]bool{}
 	families := map[int]bool{}
 	if len(s.VirtualIPs) == 0 {

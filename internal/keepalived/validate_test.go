@@ -37,6 +37,7 @@ func TestValidateRejectsEveryPitfall(t *testing.T) {
 		"password with v3":           {func(in *Input) { in.Spec.VRRPVersion = 3 }, "spec.passwordSecretRef", "VRRPv3 has no authentication"},
 		"password with a space":      {func(in *Input) { in.Password = "a b" }, "spec.passwordSecretRef", "spaces"},
 		"password with a comment":    {func(in *Input) { in.Password = "ab#c" }, "spec.passwordSecretRef", "'#'"},
+		"bootstrap with peers":       {func(in *Input) { in.Bootstrap = true }, "members", "exactly one node"},
 		"password with a brace":      {func(in *Input) { in.Password = "}" }, "spec.passwordSecretRef", "braces"},
 		"bad interface":              {func(in *Input) { in.Spec.Interface = "eth 0" }, "spec.interface", "interface name"},
 		"bad mode":                   {func(in *Input) { in.Spec.HealthCheck.Mode = "TCP" }, "spec.healthCheck.mode", "Unsupported"},

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/keepalived"
+)
+
+func TestBootstrapWritesTheSeedNodesFiles(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"bootstrap", "-f", example, "--node", "h1=192.168.1.12", "--image", "registry.example/hacp:v1", "--out", out}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	conf, err := os.ReadFile(filepath.Join(out, "keepalived.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keepalived.Lint(conf); err != nil {
+		t.Fatalf("bootstrap config fails Lint: %v\n%s", err, conf)
+	}
+	for _, want := range []string{
+		"192.168.1.8/31 dev eth0 noprefixroute", // distinct from the DaemonSet's /32 (see internal/agent/handover.go)
+		"virtual_router_id 68",
+		"weight -100", // weighted: no API server exists yet
+		"auth_pass ",
+	} {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(string(conf), "unicast_peer") {
+		t.Error("the bootstrap config has peers; it is for the first node alone")
+	}
+	podYAML, err := os.ReadFile(filepath.Join(out, bootstrap.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(podYAML, &pod); err != nil {
+		t.Fatal(err)
+	}
+	if pod.Spec.Containers[0].Image != "registry.example/hacp:v1" {
+		t.Errorf("image %q", pod.Spec.Containers[0].Image)
+	}
+	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+		st, err := os.Stat(filepath.Join(out, f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v (%v), want 0600: the config holds the VRRP password", f, st.Mode().Perm(), err)
+		}
+	}
+	for _, want := range []string{
+		"kubeadm init --control-plane-endpoint=192.168.1.8:6443 --upload-certs --apiserver-advertise-address=192.168.1.12",
+		"/etc/kubernetes/manifests/hacp-bootstrap.yaml",
+		"/etc/hacp/bootstrap/keepalived.conf",
+		"kubectl apply -f " + example,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("instructions lack %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func TestBootstrapRefusesWhatWouldNotWork(t *testing.T) {
+	dir := t.TempDir()
+	example, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mismatch := filepath.Join(dir, "mismatch.yaml")
+	if err := os.WriteFile(mismatch, bytes.Replace(example, []byte("controlPlaneEndpoint: 192.168.1.8:6443"), []byte("controlPlaneEndpoint: 192.168.1.99:6443"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no image":         {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12"}, "--image is required"},
+		"no node":          {[]string{"-f", "../../examples/haclusterplane.yaml", "--image", "x"}, "--node NAME=ADDRESS are required"},
+		"endpoint not VIP": {[]string{"-f", mismatch, "--node", "h1=192.168.1.12", "--image", "x"}, "is not one of VIPGroup kube-apiserver's virtualIPs"},
+		"node is the VIP":  {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.8", "--image", "x"}, "192.168.1.8"},
+		"bad node address": {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=h1.example", "--image", "x"}, "not an IP address"},
+		"stray argument":   {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12", "--image", "x", "extra"}, "unexpected argument"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bootstrap", "--out", t.TempDir()}, tc.args...)
+			if code := run(args, &stdout, &stderr); code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("stderr %q lacks %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,344 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/keepalived"
+	"hacp.dev/hacp/test/netlab"
+	"hacp.dev/hacp/test/testbin"
+)
+
+func TestDecideHandover(t *testing.T) {
+	const md = 400 * time.Millisecond
+	for name, tc := range map[string]struct {
+		instances map[string]string
+		backupFor time.Duration
+		mode      HandoverMode
+		ok        bool
+	}{
+		"not started":                  {nil, 0, "", false},
+		"master":                       {map[string]string{"v4": "MASTER"}, 0, HandoverKeep, true},
+		"dual-stack master":            {map[string]string{"v4": "MASTER", "v6": "MASTER"}, 0, HandoverKeep, true},
+		"master on one family only":    {map[string]string{"v4": "MASTER", "v6": "BACKUP"}, 0, "", false},
+		"backup, still starting":       {map[string]string{"v4": "BACKUP"}, md / 2, "", false},
+		"backup at master-down":        {map[string]string{"v4": "BACKUP"}, md, "", false},
+		"backup past master-down":      {map[string]string{"v4": "BACKUP"}, md + time.Millisecond, HandoverRelease, true},
+		"fault keeps the bootstrap up": {map[string]string{"v4": "FAULT"}, time.Hour, "", false},
+		"stopped":                      {map[string]string{"v4": "STOP"}, time.Hour, "", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mode, ok := DecideHandover(tc.instances, tc.backupFor, md)
+			if mode != tc.mode || ok != tc.ok {
+				t.Fatalf("got (%q, %v), want (%q, %v)", mode, ok, tc.mode, tc.ok)
+			}
+		})
+	}
+}
+
+func TestMasterDownOf(t *testing.T) {
+	for name, tc := range map[string]struct {
+		text string
+		want time.Duration
+	}{
+		"whole seconds":   {"vrrp_instance a {\n advert_int 2\n}\n", 8 * time.Second},
+		"sub-second":      {"vrrp_instance a {\n advert_int 0.1\n}\n", 400 * time.Millisecond},
+		"longest wins":    {"vrrp_instance a {\n advert_int 0.1\n}\nvrrp_instance b {\n advert_int 1\n}\n", 4 * time.Second},
+		"keepalived's 1s": {"vrrp_instance a {\n priority 100\n}\n", 4 * time.Second},
+		"unparsable":      {"vrrp_instance a {\n", 4 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := MasterDownOf([]byte(tc.text)); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func socketName(t *testing.T) string {
+	return fmt.Sprintf("hacp-test-%d-%s", os.Getpid(), strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
+}
+
+func TestHandoverServerProtocol(t *testing.T) {
+	sock := socketName(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var retired []HandoverMode
+	fail := true
+	srv := &HandoverServer{Socket: sock, Log: testr.New(t), Retire: func(m HandoverMode) error {
+		if fail {
+			fail = false
+			return fmt.Errorf("keepalived did not\nstop")
+		}
+		retired = append(retired, m)
+		return nil
+	}}
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, l) }()
+	if _, err := (&HandoverServer{Socket: sock}).Listen(); err == nil {
+		t.Fatal("a second bootstrap agent could listen on the same socket")
+	}
+
+	ask := func(cmd string) (string, error) { return askBootstrap(ctx, sock, cmd) }
+	if got, err := ask("status"); err != nil || got != "active" {
+		t.Fatalf("status: %q, %v", got, err)
+	}
+	if _, err := ask("retire now"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("bad mode accepted: %v", err)
+	}
+	if _, err := ask("retire keep"); err == nil || !strings.Contains(err.Error(), "keepalived did not stop") {
+		t.Fatalf("a failed retirement was not reported on one line: %v", err)
+	}
+	if got, _ := ask("status"); got != "active" || srv.Retired() {
+		t.Fatal("a failed retirement counted as done")
+	}
+	if got, err := ask("retire release"); err != nil || got != "retired" {
+		t.Fatalf("retire: %q, %v", got, err)
+	}
+	if got, err := ask("retire keep"); err != nil || got != "retired" {
+		t.Fatalf("second retire: %q, %v", got, err)
+	}
+	if len(retired) != 1 || retired[0] != HandoverRelease {
+		t.Fatalf("Retire calls after the failure: %v, want exactly [release]", retired)
+	}
+	if got, _ := ask("status"); got != "retired" || !srv.Retired() {
+		t.Fatalf("status after retiring: %q", got)
+	}
+}
+
+func TestHandoverProbeWithoutBootstrap(t *testing.T) {
+	h := &Handover{Socket: socketName(t), Log: testr.New(t)}
+	if h.Probe(context.Background()) || h.Active() {
+		t.Fatal("a bootstrap was found where none runs")
+	}
+	// Run returns at once when there is nothing to hand over.
+	done := make(chan struct{})
+	go func() { h.Run(context.Background()); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run waited with no bootstrap agent")
+	}
+}
+
+var advertMS int32 = 1000
+
+// renderFor renders node's config of a group with the given members (first is highest), with
+// the FIFO path the node's supervisor reads.
+func renderFor(t *testing.T, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, members ...keepalived.Member) []byte {
+	return renderInput(t, node, checkCmd, fifo, mode, false, members...)
+}
+
+func renderInput(t *testing.T, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, bootstrap bool, members ...keepalived.Member) []byte {
+	t.Helper()
+	in := keepalived.Input{
+		Namespace: "test", Name: "vip",
+		Spec: hacpv1.VIPGroupSpec{
+			VirtualIPs: []string{"198.51.100.100"}, VirtualRouterID: 42, AdvertisementIntervalMilliseconds: advertMS, VRRPVersion: 3,
+			Preemption: hacpv1.PreemptionEnabled,
+			HealthCheck: hacpv1.HealthCheck{Mode: mode, APIServerPort: 6443, Path: "/readyz",
+				IntervalSeconds: 1, TimeoutMilliseconds: 500, Fall: 1, Rise: 1},
+		},
+		Members:   members,
+		Bootstrap: bootstrap,
+		Options:   keepalived.Options{CheckCommand: checkCmd, ScriptUser: "root", NotifyFIFO: fifo, DefaultInterface: "eth0"},
+	}
+	cfg, err := keepalived.RenderNode(in, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Text
+}
+
+// node is one supervisor with its own directory, as one Pod on a host.
+type node struct {
+	sup    *Supervisor
+	rec    *recorder
+	cancel context.CancelFunc
+	done   chan error
+	fifo   string
+	out    *syncWriter
+}
+
+func startNode(t *testing.T, h *netlab.Host, dir string, adopt func() bool, config []byte) *node {
+	t.Helper()
+	n := &node{rec: &recorder{}, done: make(chan error, 1), fifo: filepath.Join(dir, "keepalived.fifo"), out: &syncWriter{w: &bytes.Buffer{}}}
+	n.sup = &Supervisor{
+		Keepalived: "keepalived", Dir: dir, FIFO: n.fifo, Interface: "eth0",
+		Wrap: h.Wrap(), Report: n.rec.add, Log: testr.New(t), KeepalivedOutput: n.out,
+		StopTimeout: 5 * time.Second, Adopt: adopt,
+	}
+	var ctx context.Context
+	ctx, n.cancel = context.WithCancel(context.Background())
+	configs := make(chan []byte, 1)
+	configs <- config
+	go func() { n.done <- n.sup.Run(ctx, configs) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keepalived output (%s):\n%s", dir, n.out.w.String())
+		}
+		n.cancel()
+		select {
+		case <-n.done:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	return n
+}
+
+// TestHandoverWithRealKeepalived runs the bootstrap keepalived and the DaemonSet's keepalived
+// side by side on one host, as the static Pod and the DaemonSet Pod do, and checks both ways the
+// bootstrap retires: keeping the VIP (its successor is MASTER) and releasing it (another node is).
+func TestHandoverWithRealKeepalived(t *testing.T) {
+	lab := netlab.New(t, "ho")
+	h1 := lab.AddHost("h1", "198.51.100.11")
+	h2 := lab.AddHost("h2", "198.51.100.12")
+	agentBin := testbin.Build(t, "./cmd/agent", "hacp-agent")
+	vip := netip.MustParseAddr("198.51.100.100")
+	m1 := keepalived.Member{Name: "h1", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.11")}}
+	m2 := keepalived.Member{Name: "h2", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.12")}}
+
+	// bootstrap starts the bootstrap side on h1 the way `hacp-agent bootstrap` wires it.
+	bootstrap := func(t *testing.T, sock string) (*node, *HandoverServer) {
+		dir := t.TempDir()
+		conf := renderInput(t, "h1", agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, true, m1)
+		b := startNode(t, h1, dir, nil, conf)
+		srv := &HandoverServer{Socket: sock, Log: testr.New(t), Retire: func(m HandoverMode) error {
+			if m == HandoverKeep {
+				b.sup.LeaveVIPsOnStop()
+			}
+			b.cancel()
+			err := <-b.done
+			b.done <- err // for the cleanup
+			return err
+		}}
+		l, err := srv.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go func() { _ = srv.Serve(ctx, l) }()
+		waitFor(t, "the bootstrap keepalived MASTER with the VIP", 10*time.Second, func() bool {
+			return b.rec.last().State == "MASTER" && h1.HasAddr(vip)
+		})
+		return b, srv
+	}
+	// daemonSet starts the DaemonSet side on h1 the way `hacp-agent run` wires it.
+	daemonSet := func(t *testing.T, sock string, members ...keepalived.Member) (*node, *Handover) {
+		dir := t.TempDir()
+		conf := renderFor(t, "h1", "/bin/true", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, members...)
+		ho := &Handover{Socket: sock, Log: testr.New(t), MasterDown: func() time.Duration { return MasterDownOf(conf) }}
+		if !ho.Probe(context.Background()) {
+			t.Fatal("the DaemonSet agent did not find the bootstrap agent")
+		}
+		d := startNode(t, h1, dir, ho.Active, conf)
+		ho.Instances = d.sup.InstanceStates
+		ho.OnRetired = func(m HandoverMode) {
+			if m == HandoverKeep {
+				d.sup.ExpectLeftoverVIPs()
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go ho.Run(ctx)
+		return d, ho
+	}
+	entries := func(h *netlab.Host) []netip.Prefix {
+		out, _ := h.Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
+		return addrEntries(string(out), vip)
+	}
+	// watch samples h1's VIP every 5ms and returns the longest absence.
+	watch := func(h *netlab.Host) (stop func() (longest time.Duration, samples int)) {
+		quit, done := make(chan struct{}), make(chan struct{})
+		var longest time.Duration
+		var samples int
+		go func() {
+			defer close(done)
+			var since time.Time
+			for {
+				select {
+				case <-quit:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+				now := time.Now()
+				samples++
+				if h.HasAddr(vip) {
+					since = time.Time{}
+					continue
+				}
+				if since.IsZero() {
+					since = now
+				}
+				longest = max(longest, now.Sub(since)+5*time.Millisecond)
+			}
+		}()
+		return func() (time.Duration, int) { close(quit); <-done; return longest, samples }
+	}
+
+	t.Run("keep: the DaemonSet's keepalived is MASTER", func(t *testing.T) {
+		sock := socketName(t)
+		b, srv := bootstrap(t, sock)
+		stop := watch(h1)
+		d, ho := daemonSet(t, sock, m1, m2) // h2 runs nothing: h1 is MASTER after master-down
+		waitFor(t, "the bootstrap retired", 15*time.Second, func() bool { return srv.Retired() && !ho.Active() })
+		waitFor(t, "the DaemonSet's keepalived MASTER", 5*time.Second, func() bool { return d.rec.last().State == "MASTER" })
+		time.Sleep(500 * time.Millisecond)
+		longest, samples := stop()
+		t.Logf("VIP on h1 in %d samples; longest absence %s", samples, longest)
+		if longest > 0 {
+			t.Fatalf("the VIP was absent from h1 for %s during the handover", longest)
+		}
+		if b.sup.running() {
+			t.Fatal("the bootstrap keepalived still runs")
+		}
+		if b.rec.last().State != "STOP" {
+			t.Fatalf("bootstrap state %q, want STOP", b.rec.last().State)
+		}
+		if got := entries(h1); len(got) != 2 {
+			t.Fatalf("h1's entries of the VIP: %v, want the DaemonSet keepalived's /32 and the bootstrap's /31", got)
+		}
+		// The VIP is the DaemonSet keepalived's now: when it stops, the VIP goes with it.
+		d.cancel()
+		if err := <-d.done; err != nil {
+			t.Fatal(err)
+		}
+		d.done <- nil
+		if got := entries(h1); len(got) != 0 {
+			t.Fatalf("VIP entries %v outlived the keepalived that took the VIP over: nobody owns them", got)
+		}
+	})
+
+	t.Run("release: another node is MASTER", func(t *testing.T) {
+		sock := socketName(t)
+		// Host h2's node sorts first (priority 200) and runs its DaemonSet keepalived.
+		h0 := keepalived.Member{Name: "h0", Addresses: m2.Addresses}
+		h2dir := t.TempDir()
+		startNode(t, h2, h2dir, nil, renderFor(t, "h0", "/bin/true", filepath.Join(h2dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, h0, m1))
+		waitFor(t, "h2 holds the VIP", 10*time.Second, func() bool { return h2.HasAddr(vip) })
+		b, srv := bootstrap(t, sock) // the bootstrap's multicast instance does not hear h2's unicast
+		d, _ := daemonSet(t, sock, h0, m1)
+		waitFor(t, "the bootstrap retired", 15*time.Second, srv.Retired)
+		if got := d.rec.last().State; got != "BACKUP" {
+			t.Fatalf("h1's DaemonSet keepalived is %s, want BACKUP", got)
+		}
+		waitFor(t, "h1 without the VIP", 5*time.Second, func() bool { return !h1.HasAddr(vip) })
+		if !h2.HasAddr(vip) || b.sup.running() {
+			t.Fatal("after a release h2 must hold the VIP alone and the bootstrap keepalived be gone")
+		}
+	})
+}

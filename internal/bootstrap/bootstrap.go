@@ -1,0 +1,148 @@
+// Package bootstrap builds what the first control-plane node needs before the cluster exists:
+// a static Pod that runs hacp's agent with a one-member keepalived config, so the VIP answers
+// when `kubeadm init --control-plane-endpoint VIP:PORT` needs it, and the kubeadm command
+// itself. The static Pod retires itself once the VIPGroup's DaemonSet runs on the node (see
+// internal/agent's Handover).
+package bootstrap
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+// Paths on the node.
+const (
+	// ConfigDir holds the bootstrap keepalived.conf (root only: it holds the VRRP password).
+	ConfigDir = "/etc/hacp/bootstrap"
+	// ManifestDir is kubelet's static Pod directory as kubeadm sets it up.
+	ManifestDir = "/etc/kubernetes/manifests"
+	// ManifestName is the static Pod's file. kubeadm's preflight checks only its own four
+	// manifests, so this file may be there before `kubeadm init`.
+	ManifestName = "hacp-bootstrap.yaml"
+	// PodName is the static Pod's name (its mirror Pod is PodName-<node>).
+	PodName = "hacp-bootstrap"
+)
+
+// Options shape the static Pod.
+type Options struct {
+	// Image holds hacp-agent and keepalived (the same image as the VIPGroup's DaemonSet).
+	Image string
+	// Namespace of the mirror Pod (default kube-system).
+	Namespace string
+}
+
+// StaticPod returns the bootstrap static Pod. It mounts the config directory read-only and
+// kubelet's manifest directory so that it can remove its own manifest after the handover;
+// nothing else of the host.
+func StaticPod(o Options) *corev1.Pod {
+	ns := o.Namespace
+	if ns == "" {
+		ns = "kube-system"
+	}
+	hostPath := func(path string, t corev1.HostPathType) corev1.VolumeSource {
+		return corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: &t}}
+	}
+	return &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      PodName,
+			Namespace: ns,
+			Labels: map[string]string{
+				"app.kubernetes.io/name":      "hacp-agent",
+				"app.kubernetes.io/component": "bootstrap",
+				"app.kubernetes.io/part-of":   "hacp",
+			},
+			Annotations: map[string]string{
+				"hacp.dev/purpose": "Holds the control-plane VIP until the VIPGroup's DaemonSet runs on this node, then removes its own manifest.",
+			},
+		},
+		Spec: corev1.PodSpec{
+			HostNetwork: true,
+			// As kubeadm's own static Pods: kubelet reads the number, the mirror Pod the class.
+			PriorityClassName: "system-node-critical",
+			Priority:          ptr.To[int32](2000001000),
+			// No API server is needed (none exists yet), so no token either.
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To[int64](15),
+			Containers: []corev1.Container{{
+				Name:    "agent",
+				Image:   o.Image,
+				Command: []string{"/usr/local/bin/hacp-agent"},
+				Args: []string{
+					"bootstrap",
+					"--config=" + ConfigDir + "/keepalived.conf",
+					"--manifest=" + ManifestDir + "/" + ManifestName,
+				},
+				SecurityContext: &corev1.SecurityContext{
+					// As the DaemonSet: root for raw VRRP sockets and addresses, these capabilities only.
+					RunAsUser:                ptr.To[int64](0),
+					Privileged:               ptr.To(false),
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					Capabilities: &corev1.Capabilities{
+						Drop: []corev1.Capability{"ALL"},
+						Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SETUID", "SETGID", "KILL"},
+					},
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+					{Name: "manifests", MountPath: ManifestDir},
+					{Name: "run", MountPath: "/run/hacp"},
+					{Name: "tmp", MountPath: "/tmp"},
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "config", VolumeSource: hostPath(ConfigDir, corev1.HostPathDirectory)},
+				{Name: "manifests", VolumeSource: hostPath(ManifestDir, corev1.HostPathDirectory)},
+				{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+			},
+		},
+	}
+}
+
+// Manifest is StaticPod as the YAML kubelet reads.
+func Manifest(o Options) ([]byte, error) {
+	b, err := yaml.Marshal(StaticPod(o))
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSuffix(b, []byte("status: {}\n"))
+	header := "# hacp bootstrap static Pod: written by `hacpctl bootstrap`. It holds the control-plane VIP\n" +
+		"# until the VIPGroup's DaemonSet runs on this node, then removes this file itself.\n"
+	return append([]byte(header), b...), nil
+}
+
+// KubeadmInit returns the `kubeadm init` command for the first node: the control-plane endpoint
+// is the VIP (so every kubeconfig and certificate names it, not the node), and the control-plane
+// certificates are uploaded so that the next nodes join with --control-plane --certificate-key.
+// advertise, when valid, pins the node's own API server address.
+func KubeadmInit(endpoint string, advertise netip.Addr) (string, error) {
+	host, port, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("control-plane endpoint %q: %w", endpoint, err)
+	}
+	args := []string{"kubeadm", "init", "--control-plane-endpoint=" + net.JoinHostPort(host, port), "--upload-certs"}
+	if advertise.IsValid() {
+		args = append(args, "--apiserver-advertise-address="+advertise.String())
+	}
+	if port != "6443" {
+		args = append(args, "--apiserver-bind-port="+port)
+	}
+	return strings.Join(args, " "), nil
+}
