@@ -268,7 +268,17 @@ func (p Profile) MasterDown() time.Duration {
 
 // CreateVIPGroup applies the group the agents serve.
 func (e *Env) CreateVIPGroup(p Profile, mode hacpv1.HealthCheckMode) {
-	vg := &hacpv1.VIPGroup{
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Client.Create(ctx, vipGroupFor(p, mode)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// vipGroupFor is the group every scenario uses, with p's timing.
+func vipGroupFor(p Profile, mode hacpv1.HealthCheckMode) *hacpv1.VIPGroup {
+	return &hacpv1.VIPGroup{
+		TypeMeta:   metav1.TypeMeta{APIVersion: hacpv1.GroupVersion.String(), Kind: "VIPGroup"},
 		ObjectMeta: metav1.ObjectMeta{Name: "vip", Namespace: ns},
 		Spec: hacpv1.VIPGroupSpec{
 			VirtualIPs: []string{VIP.String()}, VirtualRouterID: 68, VRRPVersion: p.Version,
@@ -278,11 +288,6 @@ func (e *Env) CreateVIPGroup(p Profile, mode hacpv1.HealthCheckMode) {
 			HealthCheck: hacpv1.HealthCheck{Mode: mode, APIServerPort: 6443, Path: "/readyz", IntervalSeconds: p.CheckInterval,
 				TimeoutMilliseconds: 500, Fall: p.Fall, Rise: 1},
 		},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Client.Create(ctx, vg); err != nil {
-		e.t.Fatal(err)
 	}
 }
 
@@ -304,15 +309,10 @@ func (e *Env) StartAgent(name string) {
 	if err := e.Client.Create(ctx, pod); client.IgnoreAlreadyExists(err) != nil {
 		e.t.Fatal(err)
 	}
-	wrap := filepath.Join(h.dir, "wrap.sh")
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s sh -c 'mount --bind %s /run/hacp && exec \"$@\"' wrap \"$@\"\n", h.NS, h.dir)
-	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
-		e.t.Fatal(err)
-	}
 	cmd := exec.Command(e.agentBin, "run",
 		"--namespace="+ns, "--pod="+pod.Name, "--node="+name, "--interface=eth0", "--secret=vip-keepalived",
 		"--dir="+h.dir, "--fifo="+filepath.Join(h.dir, "keepalived.fifo"), "--keepalived=keepalived",
-		"--kubeconfig="+e.kubeconf, "--wrap="+wrap)
+		"--kubeconfig="+e.kubeconf, "--wrap="+e.wrap(h, h.dir), "--handover-socket="+handoverSocket(name))
 	cmd.Stdout, cmd.Stderr = h.agentOut, h.agentOut
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -320,6 +320,22 @@ func (e *Env) StartAgent(name string) {
 	h.agent = cmd
 	e.root.Cleanup(func() { e.KillAgentHard(name) })
 }
+
+// wrap writes a script that runs a command inside h's namespace with dir bind-mounted at
+// /run/hacp, as a Pod's emptyDir is: each agent on a host has its own.
+func (e *Env) wrap(h *Host, dir string) string {
+	e.t.Helper()
+	wrap := filepath.Join(dir, "wrap.sh")
+	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s sh -c 'mount --bind %s /run/hacp && exec \"$@\"' wrap \"$@\"\n", h.NS, dir)
+	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return wrap
+}
+
+// handoverSocket is the bootstrap agent's abstract socket on a host. Abstract sockets belong to a
+// network namespace; the agent processes all run in the root one here, so each host gets a name.
+func handoverSocket(host string) string { return "hacp-bootstrap-" + host }
 
 // StopAgent sends SIGTERM (a drain or upgrade) and waits for the agent to exit.
 func (e *Env) StopAgent(name string) {
