@@ -75,6 +75,10 @@ bench-failover: ## Hard-loss failover times for the seed's config and hacp's pro
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" HACP_TIMELINE_PNG=$(CURDIR)/docs/failover-timeline.png \
 		$(GO) test ./test/e2e -run '^$$' -bench '^BenchmarkFailover$$' -benchtime 5x -timeout 30m
 
+.PHONY: bench-handover
+bench-handover: ## How long the VIP leaves the first node when the DaemonSet takes over from the bootstrap keepalived, hacp vs naive (root, keepalived).
+	$(GO) test ./internal/agent -run '^$$' -bench '^BenchmarkHandover$$' -benchtime 1x -timeout 20m
+
 .PHONY: bench-status
 bench-status: ## Status latency and manager memory with 5,000 workers and 5,000 Secrets, hacp's cache vs unrestricted; prints a table.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test ./test/bench -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -65,8 +66,12 @@ func TestMasterDownOf(t *testing.T) {
 	}
 }
 
-func socketName(t *testing.T) string {
-	return fmt.Sprintf("hacp-test-%d-%s", os.Getpid(), strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
+func socketName(t testing.TB) string {
+	name := strings.NewReplacer("/", "-", " ", "-", "(", "", ")", "").Replace(t.Name())
+	if len(name) > 60 {
+		name = name[len(name)-60:]
+	}
+	return fmt.Sprintf("hacp-test-%d-%s", os.Getpid(), name)
 }
 
 func TestHandoverServerProtocol(t *testing.T) {
@@ -75,7 +80,7 @@ func TestHandoverServerProtocol(t *testing.T) {
 	defer cancel()
 	var retired []HandoverMode
 	fail := true
-	srv := &HandoverServer{Socket: sock, Log: testr.New(t), Retire: func(m HandoverMode) error {
+	srv := &HandoverServer{Socket: sock, Log: testr.NewWithInterface(t, testr.Options{}), Retire: func(m HandoverMode) error {
 		if fail {
 			fail = false
 			return fmt.Errorf("keepalived did not\nstop")
@@ -120,7 +125,7 @@ func TestHandoverServerProtocol(t *testing.T) {
 }
 
 func TestHandoverProbeWithoutBootstrap(t *testing.T) {
-	h := &Handover{Socket: socketName(t), Log: testr.New(t)}
+	h := &Handover{Socket: socketName(t), Log: testr.NewWithInterface(t, testr.Options{})}
 	if h.Probe(context.Background()) || h.Active() {
 		t.Fatal("a bootstrap was found where none runs")
 	}
@@ -138,11 +143,11 @@ var advertMS int32 = 1000
 
 // renderFor renders node's config of a group with the given members (first is highest), with
 // the FIFO path the node's supervisor reads.
-func renderFor(t *testing.T, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, members ...keepalived.Member) []byte {
+func renderFor(t testing.TB, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, members ...keepalived.Member) []byte {
 	return renderInput(t, node, checkCmd, fifo, mode, false, members...)
 }
 
-func renderInput(t *testing.T, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, bootstrap bool, members ...keepalived.Member) []byte {
+func renderInput(t testing.TB, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, bootstrap bool, members ...keepalived.Member) []byte {
 	t.Helper()
 	in := keepalived.Input{
 		Namespace: "test", Name: "vip",
@@ -173,12 +178,12 @@ type node struct {
 	out    *syncWriter
 }
 
-func startNode(t *testing.T, h *netlab.Host, dir string, adopt func() bool, config []byte) *node {
+func startNode(t testing.TB, h *netlab.Host, dir string, adopt func() bool, config []byte) *node {
 	t.Helper()
 	n := &node{rec: &recorder{}, done: make(chan error, 1), fifo: filepath.Join(dir, "keepalived.fifo"), out: &syncWriter{w: &bytes.Buffer{}}}
 	n.sup = &Supervisor{
 		Keepalived: "keepalived", Dir: dir, FIFO: n.fifo, Interface: "eth0",
-		Wrap: h.Wrap(), Report: n.rec.add, Log: testr.New(t), KeepalivedOutput: n.out,
+		Wrap: h.Wrap(), Report: n.rec.add, Log: testr.NewWithInterface(t, testr.Options{}), KeepalivedOutput: n.out,
 		StopTimeout: 5 * time.Second, Adopt: adopt,
 	}
 	var ctx context.Context
@@ -199,96 +204,128 @@ func startNode(t *testing.T, h *netlab.Host, dir string, adopt func() bool, conf
 	return n
 }
 
+// handoverLab is host h1 (and h2) with real keepalived, for the handover test and benchmark.
+type handoverLab struct {
+	quiet    bool // no agent logs (the benchmark)
+	h1, h2   *netlab.Host
+	agentBin string
+	vip      netip.Addr
+	m1, m2   keepalived.Member
+}
+
+func newHandoverLab(t testing.TB) *handoverLab {
+	lab := netlab.New(t, "ho")
+	return &handoverLab{
+		h1:       lab.AddHost("h1", "198.51.100.11"),
+		h2:       lab.AddHost("h2", "198.51.100.12"),
+		agentBin: testbin.Build(t, "./cmd/agent", "hacp-agent"),
+		vip:      netip.MustParseAddr("198.51.100.100"),
+		m1:       keepalived.Member{Name: "h1", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.11")}},
+		m2:       keepalived.Member{Name: "h2", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.12")}},
+	}
+}
+
+// bootstrap starts the bootstrap side on h1 the way `hacp-agent bootstrap` wires it. hostPrefix
+// renders its VIP as /32 like any other config (the naive handover the benchmark compares with).
+func (l *handoverLab) bootstrap(t testing.TB, sock string, hostPrefix bool) (*node, *HandoverServer) {
+	dir := t.TempDir()
+	conf := renderInput(t, "h1", l.agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, !hostPrefix, l.m1)
+	b := startNode(t, l.h1, dir, nil, conf)
+	b.sup.Log = l.log(t)
+	srv := &HandoverServer{Socket: sock, Log: l.log(t), Retire: func(m HandoverMode) error {
+		if m == HandoverKeep {
+			b.sup.LeaveVIPsOnStop()
+		}
+		b.cancel()
+		err := <-b.done
+		b.done <- err // for the cleanup
+		return err
+	}}
+	ln, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = srv.Serve(ctx, ln) }()
+	waitFor(t, "the bootstrap keepalived MASTER with the VIP", 10*time.Second, func() bool {
+		return b.rec.last().State == "MASTER" && l.h1.HasAddr(l.vip)
+	})
+	return b, srv
+}
+
+// daemonSet starts the DaemonSet side on h1 the way `hacp-agent run` wires it.
+func (l *handoverLab) daemonSet(t testing.TB, sock string, members ...keepalived.Member) (*node, *Handover) {
+	dir := t.TempDir()
+	conf := renderFor(t, "h1", "/bin/true", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, members...)
+	ho := &Handover{Socket: sock, Log: l.log(t), MasterDown: func() time.Duration { return MasterDownOf(conf) }}
+	if !ho.Probe(context.Background()) {
+		t.Fatal("the DaemonSet agent did not find the bootstrap agent")
+	}
+	d := startNode(t, l.h1, dir, ho.Active, conf)
+	d.sup.Log = l.log(t)
+	ho.Instances = d.sup.InstanceStates
+	ho.OnRetired = func(m HandoverMode) {
+		if m == HandoverKeep {
+			d.sup.ExpectLeftoverVIPs()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ho.Run(ctx)
+	return d, ho
+}
+
+func (l *handoverLab) log(t testing.TB) logr.Logger {
+	if l.quiet {
+		return logr.Discard()
+	}
+	return testr.NewWithInterface(t, testr.Options{})
+}
+
+func (l *handoverLab) entries(h *netlab.Host) []netip.Prefix {
+	out, _ := h.Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
+	return addrEntries(string(out), l.vip)
+}
+
+// watch samples h's VIP every 5ms; stop returns the longest absence and the sample count.
+func (l *handoverLab) watch(h *netlab.Host) (stop func() (longest time.Duration, samples int)) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	var longest time.Duration
+	var samples int
+	go func() {
+		defer close(done)
+		var since time.Time
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			now := time.Now()
+			samples++
+			if h.HasAddr(l.vip) {
+				since = time.Time{}
+				continue
+			}
+			if since.IsZero() {
+				since = now
+			}
+			longest = max(longest, now.Sub(since)+5*time.Millisecond)
+		}
+	}()
+	return func() (time.Duration, int) { close(quit); <-done; return longest, samples }
+}
+
 // TestHandoverWithRealKeepalived runs the bootstrap keepalived and the DaemonSet's keepalived
 // side by side on one host, as the static Pod and the DaemonSet Pod do, and checks both ways the
 // bootstrap retires: keeping the VIP (its successor is MASTER) and releasing it (another node is).
 func TestHandoverWithRealKeepalived(t *testing.T) {
-	lab := netlab.New(t, "ho")
-	h1 := lab.AddHost("h1", "198.51.100.11")
-	h2 := lab.AddHost("h2", "198.51.100.12")
-	agentBin := testbin.Build(t, "./cmd/agent", "hacp-agent")
-	vip := netip.MustParseAddr("198.51.100.100")
-	m1 := keepalived.Member{Name: "h1", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.11")}}
-	m2 := keepalived.Member{Name: "h2", Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.12")}}
-
-	// bootstrap starts the bootstrap side on h1 the way `hacp-agent bootstrap` wires it.
-	bootstrap := func(t *testing.T, sock string) (*node, *HandoverServer) {
-		dir := t.TempDir()
-		conf := renderInput(t, "h1", agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, true, m1)
-		b := startNode(t, h1, dir, nil, conf)
-		srv := &HandoverServer{Socket: sock, Log: testr.New(t), Retire: func(m HandoverMode) error {
-			if m == HandoverKeep {
-				b.sup.LeaveVIPsOnStop()
-			}
-			b.cancel()
-			err := <-b.done
-			b.done <- err // for the cleanup
-			return err
-		}}
-		l, err := srv.Listen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		go func() { _ = srv.Serve(ctx, l) }()
-		waitFor(t, "the bootstrap keepalived MASTER with the VIP", 10*time.Second, func() bool {
-			return b.rec.last().State == "MASTER" && h1.HasAddr(vip)
-		})
-		return b, srv
-	}
-	// daemonSet starts the DaemonSet side on h1 the way `hacp-agent run` wires it.
-	daemonSet := func(t *testing.T, sock string, members ...keepalived.Member) (*node, *Handover) {
-		dir := t.TempDir()
-		conf := renderFor(t, "h1", "/bin/true", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, members...)
-		ho := &Handover{Socket: sock, Log: testr.New(t), MasterDown: func() time.Duration { return MasterDownOf(conf) }}
-		if !ho.Probe(context.Background()) {
-			t.Fatal("the DaemonSet agent did not find the bootstrap agent")
-		}
-		d := startNode(t, h1, dir, ho.Active, conf)
-		ho.Instances = d.sup.InstanceStates
-		ho.OnRetired = func(m HandoverMode) {
-			if m == HandoverKeep {
-				d.sup.ExpectLeftoverVIPs()
-			}
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		go ho.Run(ctx)
-		return d, ho
-	}
-	entries := func(h *netlab.Host) []netip.Prefix {
-		out, _ := h.Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
-		return addrEntries(string(out), vip)
-	}
-	// watch samples h1's VIP every 5ms and returns the longest absence.
-	watch := func(h *netlab.Host) (stop func() (longest time.Duration, samples int)) {
-		quit, done := make(chan struct{}), make(chan struct{})
-		var longest time.Duration
-		var samples int
-		go func() {
-			defer close(done)
-			var since time.Time
-			for {
-				select {
-				case <-quit:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				now := time.Now()
-				samples++
-				if h.HasAddr(vip) {
-					since = time.Time{}
-					continue
-				}
-				if since.IsZero() {
-					since = now
-				}
-				longest = max(longest, now.Sub(since)+5*time.Millisecond)
-			}
-		}()
-		return func() (time.Duration, int) { close(quit); <-done; return longest, samples }
-	}
+	l := newHandoverLab(t)
+	h1, h2, m1, m2, vip := l.h1, l.h2, l.m1, l.m2, l.vip
+	bootstrap := func(t *testing.T, sock string) (*node, *HandoverServer) { return l.bootstrap(t, sock, false) }
+	daemonSet := l.daemonSet
+	entries, watch := l.entries, l.watch
 
 	t.Run("keep: the DaemonSet's keepalived is MASTER", func(t *testing.T) {
 		sock := socketName(t)
