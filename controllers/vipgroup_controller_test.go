@@ -395,7 +395,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 	})
 
 	It("owns everything it makes, so deleting the VIPGroup removes it", func() {
-		// envtest runs no garbage collector; controller owner references are what it acts on.
+		// The owner references the garbage collector acts on (gc_test.go runs the real one).
 		tc := newTestCluster()
 		tc.addNode("h1", "198.51.100.81")
 		vg := tc.vipGroup("vip", 97, "198.51.100.80")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Provides kube-apiserver and etcd for envtest, the demo and the e2e harness without internet access.
+# Provides kube-apiserver and etcd for envtest, the demo and the e2e harness without internet access,
+# and kube-controller-manager for the one test that needs the garbage collector (envtest runs none).
 #
 # The release tarballs envtest normally downloads are not reachable here, but both programs build from
 # the Go module proxy: kube-apiserver from k8s.io/kubernetes with its staging modules replaced by their
@@ -7,7 +8,7 @@
 # version outside the clone, so a second clone (or a second CI run on the same machine) reuses them.
 #
 # Prints the directory holding the binaries on stdout (all logs go to stderr), suitable for
-# KUBEBUILDER_ASSETS. A KUBEBUILDER_ASSETS that already holds both binaries wins.
+# KUBEBUILDER_ASSETS. A KUBEBUILDER_ASSETS that already holds all three binaries wins.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
@@ -15,7 +16,8 @@ ETCD_VERSION="${ETCD_VERSION:-v3.7.0}" # the etcd version k8s.io/kubernetes ${K8
 
 log() { echo "envtest-assets: $*" >&2; }
 
-if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "${KUBEBUILDER_ASSETS}/kube-apiserver" && -x "${KUBEBUILDER_ASSETS}/etcd" ]]; then
+if [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "${KUBEBUILDER_ASSETS}/kube-apiserver" && -x "${KUBEBUILDER_ASSETS}/etcd" &&
+  -x "${KUBEBUILDER_ASSETS}/kube-controller-manager" ]]; then
   echo "${KUBEBUILDER_ASSETS}"
   exit 0
 fi
@@ -31,14 +33,15 @@ flock 9
 proxy="$(go env GOPROXY | tr ',|' '\n\n' | grep -E '^https?://' | head -n1)"
 staging_version="v0${K8S_VERSION#v1}" # v1.37.2 -> v0.37.2
 
-build_apiserver() {
-  local work
+# build_k8s NAME builds k8s.io/kubernetes/cmd/NAME.
+build_k8s() {
+  local name="$1" work
   work="$(mktemp -d)"
   trap 'rm -rf "${work}"' RETURN
-  log "building kube-apiserver ${K8S_VERSION} (first time only, several minutes)"
+  log "building ${name} ${K8S_VERSION} (first time only, several minutes)"
   (
     cd "${work}"
-    go mod init hacp.local/envtest-apiserver >/dev/null 2>&1
+    go mod init "hacp.local/envtest-${name}" >/dev/null 2>&1
     # k8s.io/kubernetes' own go.mod points every staging module at ./staging; outside its repository
     # those paths do not exist, so point each at the published module of the same minor version.
     curl -fsSL --retry 3 "${proxy}/k8s.io/kubernetes/@v/${K8S_VERSION}.mod" -o kubernetes.mod
@@ -48,14 +51,14 @@ build_apiserver() {
     done < <(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) => \./staging/.*#\1#p' kubernetes.mod)
     go mod edit "${replaces[@]}"
     go mod edit -require="k8s.io/kubernetes@${K8S_VERSION}"
-    cat > tools.go <<'GO'
+    cat > tools.go <<GO
 //go:build tools
 
 package tools
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import _ "k8s.io/kubernetes/cmd/${name}"
 GO
-    # Staging modules that are not published at this version are not needed by kube-apiserver; drop
+    # Staging modules that are not published at this version are not needed by these commands; drop
     # their replace lines when the module graph cannot load them.
     if ! go mod tidy >/dev/null 2>tidy.err; then
       for m in $(grep -oE 'k8s\.io/[a-z0-9-]+@v0\.[0-9.]+' tidy.err | cut -d@ -f1 | sort -u); do
@@ -63,8 +66,8 @@ GO
       done
       go mod tidy
     fi
-    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "${dir}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-    mv "${dir}/kube-apiserver.tmp" "${dir}/kube-apiserver"
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "${dir}/${name}.tmp" "k8s.io/kubernetes/cmd/${name}"
+    mv "${dir}/${name}.tmp" "${dir}/${name}"
   )
 }
 
@@ -95,6 +98,7 @@ GO
 }
 
 [[ -x "${dir}/etcd" ]] || build_etcd
-[[ -x "${dir}/kube-apiserver" ]] || build_apiserver
+[[ -x "${dir}/kube-apiserver" ]] || build_k8s kube-apiserver
+[[ -x "${dir}/kube-controller-manager" ]] || build_k8s kube-controller-manager
 log "assets ready in ${dir}"
 echo "${dir}"
