@@ -103,6 +103,10 @@ run: manifests ## Run the manager against the cluster in ~/.kube/config.
 docker-build: ## Build the image (needs a container engine).
 	docker build -t $(IMG) .
 
+.PHONY: docker-push
+docker-push: ## Push the image IMG to its registry.
+	docker push $(IMG)
+
 ##@ Deployment
 
 .PHONY: install
