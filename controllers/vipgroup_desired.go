@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -358,24 +357,9 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 							env("POD_NAME", "metadata.name"), env("POD_NAMESPACE", "metadata.namespace"),
 							env("NODE_NAME", "spec.nodeName"), env("HOST_IP", "status.hostIP"),
 						},
-						SecurityContext: &corev1.SecurityContext{
-							// keepalived needs root for raw VRRP sockets and address changes, and only
-							// these capabilities, not a privileged container.
-							RunAsUser:                ptr.To[int64](0),
-							Privileged:               ptr.To(false),
-							AllowPrivilegeEscalation: ptr.To(false),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							Capabilities: &corev1.Capabilities{
-								Drop: []corev1.Capability{"ALL"},
-								Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SETUID", "SETGID", "KILL"},
-							},
-							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
-						},
+						SecurityContext: agent.ContainerSecurityContext(),
+						VolumeMounts:    []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
+						Resources:       agent.ContainerResources(),
 					}},
 					Volumes: []corev1.Volume{
 						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},

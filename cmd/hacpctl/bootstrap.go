@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,30 +37,11 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: hacpctl bootstrap -f FILE --node NAME=ADDRESS [--image IMAGE] [--out DIR] [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	self, vg, code, ok := parseNodeCommand("bootstrap", fs, args, stderr, &file, &vipgroup, &node)
+	if !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hacpctl bootstrap: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
-	}
-	if file == "" || node == "" {
-		return fail("-f FILE and --node NAME=ADDRESS are required")
-	}
-	self, err := parseMember(node)
-	if err != nil {
-		return fail("--node %v", err)
-	}
-	vg, err := readVIPGroup(file, vipgroup)
-	if err != nil {
-		return fail("%v", err)
-	}
+	fail := failer("bootstrap", stderr)
 	if image == "" {
 		image = vg.Spec.Image
 	}
@@ -88,11 +68,11 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	if spec.VRRPVersion == 2 {
 		in.Password = keepalived.GeneratePassword()
 		if passwordFile != "" {
-			b, err := os.ReadFile(passwordFile)
+			pw, err := readPasswordFile(passwordFile)
 			if err != nil {
-				return fail("--password-file: %v", err)
+				return fail("%v", err)
 			}
-			in.Password = strings.TrimRight(string(b), "\r\n")
+			in.Password = pw
 		}
 	} else if passwordFile != "" {
 		return fail("--password-file: VRRPv3 has no authentication; remove the flag or use vrrpVersion 2")

@@ -63,30 +63,11 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: hacpctl render -f FILE --node NAME=ADDRESS [--peer NAME=ADDRESS ...] [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitUsage
+	self, vg, code, ok := parseNodeCommand("render", fs, args, stderr, &file, &vipgroup, &node)
+	if !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hacpctl render: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
-	}
-	if file == "" || node == "" {
-		return fail("-f FILE and --node NAME=ADDRESS are required")
-	}
-	self, err := parseMember(node)
-	if err != nil {
-		return fail("--node %v", err)
-	}
-	vg, err := readVIPGroup(file, vipgroup)
-	if err != nil {
-		return fail("%v", err)
-	}
+	fail := failer("render", stderr)
 	var hcMode hacpv1.HealthCheckMode
 	switch mode {
 	case "":
@@ -120,11 +101,11 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	}
 	if spec.VRRPVersion == 2 {
 		if passwordFile != "" {
-			b, err := os.ReadFile(passwordFile)
+			pw, err := readPasswordFile(passwordFile)
 			if err != nil {
-				return fail("--password-file: %v", err)
+				return fail("%v", err)
 			}
-			in.Password = strings.TrimRight(string(b), "\r\n")
+			in.Password = pw
 		} else {
 			in.Password = keepalived.GeneratePassword()
 			fmt.Fprintf(stderr, "hacpctl render: WARNING: no --password-file; generated VRRP password %q. Every node needs the same one: save it to a file and pass --password-file on the other nodes, or create the Secret the VIPGroup's passwordSecretRef names.\n", in.Password)
@@ -143,6 +124,49 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// failer prints a command's error and returns the usage exit code.
+func failer(cmd string, stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "hacpctl "+cmd+": "+format+"\n", a...)
+		return exitUsage
+	}
+}
+
+// parseNodeCommand parses the flags of a command that renders one node's config (render,
+// bootstrap) and loads that node and the VIPGroup. When ok is false the command exits with code.
+func parseNodeCommand(cmd string, fs *flag.FlagSet, args []string, stderr io.Writer, file, vipgroup, node *string) (self keepalived.Member, vg *hacpv1.VIPGroup, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return self, nil, 0, false
+		}
+		return self, nil, exitUsage, false
+	}
+	fail := failer(cmd, stderr)
+	if fs.NArg() > 0 {
+		return self, nil, fail("unexpected argument %q", fs.Arg(0)), false
+	}
+	if *file == "" || *node == "" {
+		return self, nil, fail("-f FILE and --node NAME=ADDRESS are required"), false
+	}
+	self, err := parseMember(*node)
+	if err != nil {
+		return self, nil, fail("--node %v", err), false
+	}
+	if vg, err = readVIPGroup(*file, *vipgroup); err != nil {
+		return self, nil, fail("%v", err), false
+	}
+	return self, vg, 0, true
+}
+
+// readPasswordFile reads a VRRP password, without its trailing newline.
+func readPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func containsMember(ms []keepalived.Member, name string) bool {

@@ -242,14 +242,7 @@ func (s *Supervisor) InstanceStates() map[string]string {
 // of any entry of its VIP's address as the loss of the VIP. They go, per instance, when this
 // keepalived's instance leaves MASTER (it has removed its own entries by then), or when it stops.
 func (s *Supervisor) ExpectLeftoverVIPs() {
-	text, err := os.ReadFile(s.confPath())
-	if err != nil {
-		return
-	}
-	vips, err := VIPsOf(text)
-	if err != nil {
-		return
-	}
+	vips := s.appliedVIPs()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.leftovers == nil {
@@ -258,6 +251,19 @@ func (s *Supervisor) ExpectLeftoverVIPs() {
 	for _, v := range vips {
 		s.leftovers[v.Instance] = true
 	}
+}
+
+// appliedVIPs lists the VIPs of the installed keepalived.conf.
+func (s *Supervisor) appliedVIPs() []VIP {
+	text, err := os.ReadFile(s.confPath())
+	if err != nil {
+		return nil
+	}
+	vips, err := VIPsOf(text)
+	if err != nil {
+		return nil
+	}
+	return vips
 }
 
 // removeLeftovers deletes the leftover entries of instance's VIPs (every instance's when
@@ -276,15 +282,7 @@ func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
 	if len(pending) == 0 {
 		return
 	}
-	text, err := os.ReadFile(s.confPath())
-	if err != nil {
-		return
-	}
-	vips, err := VIPsOf(text)
-	if err != nil {
-		return
-	}
-	for _, v := range vips {
+	for _, v := range s.appliedVIPs() {
 		if !slices.Contains(pending, v.Instance) {
 			continue
 		}

@@ -13,10 +13,11 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
+
+	"hacp.dev/hacp/internal/agent"
 )
 
 // Paths on the node.
@@ -83,28 +84,15 @@ func StaticPod(o Options) *corev1.Pod {
 					"--config=" + ConfigDir + "/keepalived.conf",
 					"--manifest=" + ManifestDir + "/" + ManifestName,
 				},
-				SecurityContext: &corev1.SecurityContext{
-					// As the DaemonSet: root for raw VRRP sockets and addresses, these capabilities only.
-					RunAsUser:                ptr.To[int64](0),
-					Privileged:               ptr.To(false),
-					AllowPrivilegeEscalation: ptr.To(false),
-					ReadOnlyRootFilesystem:   ptr.To(true),
-					Capabilities: &corev1.Capabilities{
-						Drop: []corev1.Capability{"ALL"},
-						Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "NET_BROADCAST", "SETUID", "SETGID", "KILL"},
-					},
-					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
+				// As the DaemonSet's: root for raw VRRP sockets and addresses, these capabilities only.
+				SecurityContext: agent.ContainerSecurityContext(),
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "config", MountPath: ConfigDir, ReadOnly: true},
 					{Name: "manifests", MountPath: ManifestDir},
 					{Name: "run", MountPath: "/run/hacp"},
 					{Name: "tmp", MountPath: "/tmp"},
 				},
-				Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
-				},
+				Resources: agent.ContainerResources(),
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "config", VolumeSource: hostPath(ConfigDir, corev1.HostPathDirectory)},
