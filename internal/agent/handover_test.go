@@ -144,15 +144,15 @@ var advertMS int32 = 1000
 // renderFor renders node's config of a group with the given members (first is highest), with
 // the FIFO path the node's supervisor reads.
 func renderFor(t testing.TB, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, members ...keepalived.Member) []byte {
-	return renderInput(t, node, checkCmd, fifo, mode, false, members...)
+	return renderInput(t, node, checkCmd, fifo, mode, false, []string{"198.51.100.100"}, members...)
 }
 
-func renderInput(t testing.TB, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, bootstrap bool, members ...keepalived.Member) []byte {
+func renderInput(t testing.TB, node, checkCmd, fifo string, mode hacpv1.HealthCheckMode, bootstrap bool, vips []string, members ...keepalived.Member) []byte {
 	t.Helper()
 	in := keepalived.Input{
 		Namespace: "test", Name: "vip",
 		Spec: hacpv1.VIPGroupSpec{
-			VirtualIPs: []string{"198.51.100.100"}, VirtualRouterID: 42, AdvertisementIntervalMilliseconds: advertMS, VRRPVersion: 3,
+			VirtualIPs: vips, VirtualRouterID: 42, AdvertisementIntervalMilliseconds: advertMS, VRRPVersion: 3,
 			Preemption: hacpv1.PreemptionEnabled,
 			HealthCheck: hacpv1.HealthCheck{Mode: mode, APIServerPort: 6443, Path: "/readyz",
 				IntervalSeconds: 1, TimeoutMilliseconds: 500, Fall: 1, Rise: 1},
@@ -210,6 +210,7 @@ type handoverLab struct {
 	h1, h2   *netlab.Host
 	agentBin string
 	vip      netip.Addr
+	vip6     netip.Addr // dual-stack labs only
 	m1, m2   keepalived.Member
 }
 
@@ -225,11 +226,54 @@ func newHandoverLab(t testing.TB) *handoverLab {
 	}
 }
 
+// newDualStackLab is newHandoverLab with IPv6 addresses on the hosts and a second VIP.
+func newDualStackLab(t testing.TB) *handoverLab {
+	lab := netlab.New(t, "hd")
+	l := &handoverLab{
+		h1:       lab.AddHost("h1", "198.51.100.11"),
+		h2:       lab.AddHost("h2", "198.51.100.12"),
+		agentBin: testbin.Build(t, "./cmd/agent", "hacp-agent"),
+		vip:      netip.MustParseAddr("198.51.100.100"),
+		vip6:     netip.MustParseAddr("2001:db8::100"),
+	}
+	for i, h := range []*netlab.Host{l.h1, l.h2} {
+		v6 := fmt.Sprintf("2001:db8::%d", 11+i)
+		// nodad: a tentative address cannot be keepalived's unicast source yet.
+		if out, err := h.Command("ip", "addr", "add", v6+"/64", "dev", "eth0", "nodad").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		m := keepalived.Member{Name: h.Name, Addresses: []netip.Addr{netip.MustParseAddr(fmt.Sprintf("198.51.100.%d", 11+i)), netip.MustParseAddr(v6)}}
+		if i == 0 {
+			l.m1 = m
+		} else {
+			l.m2 = m
+		}
+	}
+	return l
+}
+
+func (l *handoverLab) vips() []string {
+	if l.vip6.IsValid() {
+		return []string{l.vip.String(), l.vip6.String()}
+	}
+	return []string{l.vip.String()}
+}
+
+// holdsAll reports whether h holds every VIP of the lab.
+func (l *handoverLab) holdsAll(h *netlab.Host) bool {
+	for _, v := range l.vips() {
+		if !h.HasAddr(netip.MustParseAddr(v)) {
+			return false
+		}
+	}
+	return true
+}
+
 // bootstrap starts the bootstrap side on h1 the way `hacp-agent bootstrap` wires it. hostPrefix
 // renders its VIP as /32 like any other config (the naive handover the benchmark compares with).
 func (l *handoverLab) bootstrap(t testing.TB, sock string, hostPrefix bool) (*node, *HandoverServer) {
 	dir := t.TempDir()
-	conf := renderInput(t, "h1", l.agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, !hostPrefix, l.m1)
+	conf := renderInput(t, "h1", l.agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, !hostPrefix, l.vips(), l.m1)
 	b := startNode(t, l.h1, dir, nil, conf)
 	b.sup.Log = l.log(t)
 	srv := &HandoverServer{Socket: sock, Log: l.log(t), Retire: func(m HandoverMode) error {
@@ -249,7 +293,7 @@ func (l *handoverLab) bootstrap(t testing.TB, sock string, hostPrefix bool) (*no
 	t.Cleanup(cancel)
 	go func() { _ = srv.Serve(ctx, ln) }()
 	waitFor(t, "the bootstrap keepalived MASTER with the VIP", 10*time.Second, func() bool {
-		return b.rec.last().State == "MASTER" && l.h1.HasAddr(l.vip)
+		return b.rec.last().State == "MASTER" && l.holdsAll(l.h1)
 	})
 	return b, srv
 }
@@ -257,7 +301,7 @@ func (l *handoverLab) bootstrap(t testing.TB, sock string, hostPrefix bool) (*no
 // daemonSet starts the DaemonSet side on h1 the way `hacp-agent run` wires it.
 func (l *handoverLab) daemonSet(t testing.TB, sock string, members ...keepalived.Member) (*node, *Handover) {
 	dir := t.TempDir()
-	conf := renderFor(t, "h1", "/bin/true", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, members...)
+	conf := renderInput(t, "h1", "/bin/true", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, false, l.vips(), members...)
 	ho := &Handover{Socket: sock, Log: l.log(t), MasterDown: func() time.Duration { return MasterDownOf(conf) }}
 	if !ho.Probe(context.Background()) {
 		t.Fatal("the DaemonSet agent did not find the bootstrap agent")
@@ -283,9 +327,14 @@ func (l *handoverLab) log(t testing.TB) logr.Logger {
 	return testr.NewWithInterface(t, testr.Options{})
 }
 
+// entries lists h's entries of every VIP of the lab.
 func (l *handoverLab) entries(h *netlab.Host) []netip.Prefix {
 	out, _ := h.Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
-	return addrEntries(string(out), l.vip)
+	var all []netip.Prefix
+	for _, v := range l.vips() {
+		all = append(all, addrEntries(string(out), netip.MustParseAddr(v))...)
+	}
+	return all
 }
 
 // watch samples h's VIP every 5ms; stop returns the longest absence and the sample count.
@@ -304,7 +353,7 @@ func (l *handoverLab) watch(h *netlab.Host) (stop func() (longest time.Duration,
 			}
 			now := time.Now()
 			samples++
-			if h.HasAddr(l.vip) {
+			if l.holdsAll(h) {
 				since = time.Time{}
 				continue
 			}
@@ -378,4 +427,34 @@ func TestHandoverWithRealKeepalived(t *testing.T) {
 			t.Fatal("after a release h2 must hold the VIP alone and the bootstrap keepalived be gone")
 		}
 	})
+}
+
+// TestHandoverDualStack is the keep handover with an IPv4 and an IPv6 VIP. The kernel refuses a
+// second IPv6 entry of an address, so the DaemonSet's keepalived adopts the bootstrap's /127
+// (keepalived takes EEXIST as success); the agent removes it once that keepalived lets go.
+func TestHandoverDualStack(t *testing.T) {
+	l := newDualStackLab(t)
+	sock := socketName(t)
+	b, srv := l.bootstrap(t, sock, false)
+	stop := l.watch(l.h1)
+	d, _ := l.daemonSet(t, sock, l.m1, l.m2)
+	waitFor(t, "the bootstrap retired", 20*time.Second, srv.Retired)
+	waitFor(t, "the DaemonSet's keepalived MASTER", 5*time.Second, func() bool { return d.rec.last().State == "MASTER" })
+	time.Sleep(500 * time.Millisecond)
+	longest, samples := stop()
+	t.Logf("both VIPs on h1 in %d samples; longest absence of either %s; entries %v", samples, longest, l.entries(l.h1))
+	if longest > 0 {
+		t.Fatalf("a VIP was absent from h1 for %s during the handover", longest)
+	}
+	if b.sup.running() {
+		t.Fatal("the bootstrap keepalived still runs")
+	}
+	d.cancel()
+	if err := <-d.done; err != nil {
+		t.Fatal(err)
+	}
+	d.done <- nil
+	if got := l.entries(l.h1); len(got) != 0 {
+		t.Fatalf("VIP entries %v outlived the keepalived that took the VIPs over", got)
+	}
 }
