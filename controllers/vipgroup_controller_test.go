@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 
+	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -159,6 +160,20 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Expect(pod.NodeSelector).To(Equal(vg.Spec.NodeSelector))
 		Expect(pod.HostNetwork).To(BeTrue())
 		Expect(pod.Tolerations).To(ContainElement(HaveField("Key", "node-role.kubernetes.io/control-plane")))
+		// keepalived must run on a node whose pod network is not up yet (NotReady, NoSchedule),
+		// such as the first node before its CNI or a node that just joined.
+		for _, taint := range []corev1.Taint{
+			{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "node.kubernetes.io/not-ready", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "node.kubernetes.io/not-ready", Effect: corev1.TaintEffectNoExecute},
+			{Key: "node.kubernetes.io/unreachable", Effect: corev1.TaintEffectNoExecute},
+		} {
+			tolerated := false
+			for _, tol := range pod.Tolerations {
+				tolerated = tolerated || tol.ToleratesTaint(logr.Discard(), &taint, false)
+			}
+			Expect(tolerated).To(BeTrue(), "taint %s:%s", taint.Key, taint.Effect)
+		}
 		sc := pod.Containers[0].SecurityContext
 		Expect(sc.Privileged).To(Equal(ptr.To(false)))
 		Expect(sc.Capabilities.Add).To(ContainElements(corev1.Capability("NET_ADMIN"), corev1.Capability("NET_RAW")))

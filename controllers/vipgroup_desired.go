@@ -343,8 +343,10 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 					NodeSelector:       vg.Spec.NodeSelector,
 					Tolerations: []corev1.Toleration{
 						{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
-						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
-						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+						// Every effect: a node is NotReady (NoSchedule) until its pod network is up, and
+						// keepalived, on the host network, must run there before that.
+						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists},
+						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists},
 					},
 					// SIGTERM makes keepalived send a priority-0 advert and drop the VIPs; give it time.
 					TerminationGracePeriodSeconds: ptr.To[int64](15),

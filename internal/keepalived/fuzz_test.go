@@ -8,14 +8,16 @@ import (
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
 
-// FuzzRender feeds arbitrary specs and member sets to the renderer: it must never panic, and every
-// input Validate accepts must render configs that Lint and LintSet accept.
+// FuzzRender feeds arbitrary specs and member sets to the renderer, bootstrap configs included: it
+// must never panic, and every input Validate accepts must render configs that Lint and LintSet
+// accept.
 func FuzzRender(f *testing.F) {
-	f.Add("192.168.1.8", uint8(68), uint32(1000), uint8(2), "h1=192.168.1.12,h2=192.168.1.10,h3=192.168.1.9", "mypass", "", false, uint8(0))
-	f.Add("198.51.100.8,2001:db8::8", uint8(5), uint32(100), uint8(3), "a=198.51.100.1/2001:db8::1,b=198.51.100.2/2001:db8::2", "", "bond0", true, uint8(1))
-	f.Add("10.0.0.1", uint8(255), uint32(255000), uint8(2), "solo=10.0.0.2", "12345678", "", false, uint8(1))
-	f.Add("10.0.0.1", uint8(0), uint32(1500), uint8(2), "x=10.0.0.1", "toolongpassword", "eth 0", false, uint8(2))
-	f.Fuzz(func(t *testing.T, vips string, vrid uint8, adv uint32, version uint8, members, password, iface string, nopreempt bool, mode uint8) {
+	f.Add("192.168.1.8", uint8(68), uint32(1000), uint8(2), "h1=192.168.1.12,h2=192.168.1.10,h3=192.168.1.9", "mypass", "", false, uint8(0), false)
+	f.Add("198.51.100.8,2001:db8::8", uint8(5), uint32(100), uint8(3), "a=198.51.100.1/2001:db8::1,b=198.51.100.2/2001:db8::2", "", "bond0", true, uint8(1), false)
+	f.Add("10.0.0.1", uint8(255), uint32(255000), uint8(2), "solo=10.0.0.2", "12345678", "", false, uint8(1), true)
+	f.Add("198.51.100.8,2001:db8::8", uint8(9), uint32(1000), uint8(3), "a=198.51.100.1/2001:db8::1", "", "", false, uint8(1), true)
+	f.Add("10.0.0.1", uint8(0), uint32(1500), uint8(2), "x=10.0.0.1", "toolongpassword", "eth 0", false, uint8(2), false)
+	f.Fuzz(func(t *testing.T, vips string, vrid uint8, adv uint32, version uint8, members, password, iface string, nopreempt bool, mode uint8, bootstrap bool) {
 		spec := defaultSpec()
 		if vips != "" {
 			spec.VirtualIPs = strings.Split(vips, ",")
@@ -28,7 +30,7 @@ func FuzzRender(f *testing.F) {
 			spec.Preemption = hacpv1.PreemptionDisabled
 		}
 		spec.HealthCheck.Mode = []hacpv1.HealthCheckMode{hacpv1.HealthCheckQuorumAware, hacpv1.HealthCheckWeighted, "Bogus"}[int(mode)%3]
-		in := Input{Namespace: "ns", Name: "fuzz", Spec: spec, Password: password, Options: DefaultOptions()}
+		in := Input{Namespace: "ns", Name: "fuzz", Spec: spec, Password: password, Bootstrap: bootstrap, Options: DefaultOptions()}
 		for _, m := range strings.Split(members, ",") {
 			name, addrs, _ := strings.Cut(m, "=")
 			mem := Member{Name: name}
