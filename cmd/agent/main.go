@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -99,7 +97,7 @@ func run(args []string) error {
 	}
 	logger := klog.NewKlogr().WithValues("node", *node)
 	if *iface == "" {
-		found, err := interfaceOf(*hostIP)
+		found, err := agent.InterfaceOf(*hostIP)
 		if err != nil {
 			return err
 		}
@@ -252,27 +250,6 @@ func removeOwnManifest(path string) error {
 		return fmt.Errorf("%s does not look like hacp's bootstrap Pod; not removing it", path)
 	}
 	return os.Remove(path)
-}
-
-// interfaceOf finds the interface holding addr.
-func interfaceOf(addr string) (string, error) {
-	want, err := netip.ParseAddr(addr)
-	if err != nil {
-		return "", fmt.Errorf("--host-ip %q: %w (or pass --interface)", addr, err)
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return "", err
-	}
-	for _, i := range ifs {
-		addrs, _ := i.Addrs()
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Unmap() == want.Unmap() {
-				return i.Name, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("no interface holds %s; pass --interface", addr)
 }
 
 // watchConfig streams this node's key of the config Secret. The informer lists and watches

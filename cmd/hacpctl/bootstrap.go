@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/bootstrap"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
@@ -29,7 +30,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&file, "f", "", "multi-document YAML holding the VIPGroup and HAControlPlane (such as examples/haclusterplane.yaml)")
 	fs.StringVar(&vipgroup, "vipgroup", "", "name of the VIPGroup in FILE (default: the only one)")
 	fs.StringVar(&node, "node", "", "the first control-plane node, NAME=ADDRESS (its InternalIP)")
-	fs.StringVar(&iface, "interface", "", "interface for VRRP and the VIP when the VIPGroup names none (default eth0)")
+	fs.StringVar(&iface, "interface", "", "interface for VRRP and the VIP (default: the VIPGroup's spec.interface, else the one holding the node's address on this machine, else eth0)")
 	fs.StringVar(&image, "image", "", "hacp image for the static Pod (default: the VIPGroup's spec.image)")
 	fs.StringVar(&passwordFile, "password-file", "", "VRRPv2 password for the bootstrap keepalived (default: generated; it never talks to the DaemonSet's keepalived)")
 	fs.StringVar(&out, "out", ".", "directory to write keepalived.conf and "+bootstrap.ManifestName+" to")
@@ -57,8 +58,18 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	// the VIP down forever; with one member the weight changes nothing anyway.
 	spec := keepalived.Defaulted(vg.Spec)
 	opts := keepalived.DefaultOptions()
-	if iface != "" {
+	switch {
+	case iface != "":
 		opts.DefaultInterface = iface
+	case spec.Interface != "":
+	default:
+		// hacpctl bootstrap runs on the first node itself: its own interfaces say which one.
+		if found, err := agent.InterfaceOf(self.Addresses[0].String()); err == nil {
+			opts.DefaultInterface = found
+		} else {
+			fmt.Fprintf(stderr, "hacpctl bootstrap: note: this machine does not hold %s, so the interface is %s; pass --interface if %s's differs.\n",
+				self.Addresses[0], opts.DefaultInterface, self.Name)
+		}
 	}
 	in := keepalived.Input{Namespace: vg.Namespace, Name: vg.Name, Spec: spec, Mode: hacpv1.HealthCheckWeighted, Options: opts, Bootstrap: true,
 		Members: []keepalived.Member{self}}
@@ -107,7 +118,11 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 	}
-	fmt.Fprintf(stdout, `# Wrote %s (the VIP %s on %s, VRID %d) and %s.
+	ifaceUsed := spec.Interface
+	if ifaceUsed == "" {
+		ifaceUsed = opts.DefaultInterface
+	}
+	fmt.Fprintf(stdout, `# Wrote %s (the VIP %s on %s's %s, VRID %d) and %s.
 # On %s, before kubeadm init:
 sudo install -D -m 0600 %s %s/keepalived.conf
 sudo install -D -m 0600 %s %s/%s
@@ -122,7 +137,7 @@ kubectl apply -f %s
 # its own manifest. Check with:
 kubectl -n %s get vipg %s
 kubectl -n kube-system get pod %s-%s   # NotFound once retired
-`, confPath, strings.Join(spec.VirtualIPs, ","), self.Name, spec.VirtualRouterID, podPath,
+`, confPath, strings.Join(spec.VirtualIPs, ","), self.Name, ifaceUsed, spec.VirtualRouterID, podPath,
 		self.Name,
 		confPath, bootstrap.ConfigDir,
 		podPath, bootstrap.ManifestDir, bootstrap.ManifestName,

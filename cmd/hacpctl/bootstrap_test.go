@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +103,44 @@ func TestBootstrapRefusesWhatWouldNotWork(t *testing.T) {
 				t.Fatalf("stderr %q lacks %q", stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+// hacpctl bootstrap runs on the first node: the interface holding the node's address there is the
+// VRRP interface unless one is given.
+func TestBootstrapFindsTheNodesInterface(t *testing.T) {
+	// Any global IPv4 address of this machine stands in for h1's (rendering sends nothing).
+	var ifName, addr string
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() && p.Addr().IsGlobalUnicast() && ifName == "" {
+				ifName, addr = i.Name, p.Addr().String()
+			}
+		}
+	}
+	if ifName == "" {
+		t.Skip("this machine has no global IPv4 address to stand in for the node's")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bootstrap", "-f", example, "--node", "h1=" + addr, "--image", "x", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	conf, err := os.ReadFile(filepath.Join(out, "keepalived.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), "interface "+ifName+"\n") || !strings.Contains(stdout.String(), "on h1's "+ifName) {
+		t.Fatalf("the interface holding %s (%s) was not used:\n%s\n%s", addr, ifName, conf, stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"bootstrap", "-f", example, "--node", "h1=198.51.100.250", "--image", "x", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "this machine does not hold 198.51.100.250, so the interface is eth0") {
+		t.Fatalf("no note about the interface: %q", stderr.String())
 	}
 }
