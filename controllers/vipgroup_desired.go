@@ -296,6 +296,8 @@ func desiredAgentRBAC(vg *hacpv1.VIPGroup) (*corev1.ServiceAccount, *rbacv1.Role
 			// Pods cannot be narrowed by name (DaemonSet Pod names are random); an agent only
 			// patches annotations of its own Pod.
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "patch"}},
+			// Events on its own Pod (the bootstrap handover).
+			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		},
 	}
 	rb := &rbacv1.RoleBinding{

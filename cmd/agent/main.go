@@ -24,8 +24,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"hacp.dev/hacp/internal/agent"
@@ -116,6 +119,12 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(*namespace)})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hacp-agent", Host: *node})
+	podRef := &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: *namespace, Name: *pod}
+
 	rep := newPodReporter(cs, *namespace, *pod, logger)
 	go rep.loop(ctx)
 
@@ -142,9 +151,13 @@ func run(args []string) error {
 			return agent.MasterDownOf(text)
 		},
 		OnRetired: func(mode agent.HandoverMode) {
+			msg := "Took the VIPs over from the bootstrap keepalived on " + *node + ", which kept them in place until this keepalived held them"
 			if mode == agent.HandoverKeep {
 				sup.ExpectLeftoverVIPs()
+			} else {
+				msg = "The bootstrap keepalived on " + *node + " released the VIPs: another node is MASTER"
 			}
+			recorder.Event(podRef, corev1.EventTypeNormal, "BootstrapRetired", msg)
 		},
 		Log: logger,
 	}

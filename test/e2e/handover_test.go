@@ -182,6 +182,29 @@ func TestBootstrapHandover(t *testing.T) {
 		}
 	}
 
+	t.Log("the handover is on record as an Event of h1's agent Pod")
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var events corev1.EventList
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := e.Client.List(ctx, &events, client.InNamespace(ns))
+		cancel()
+		found := ""
+		for _, ev := range events.Items {
+			if ev.Reason == "BootstrapRetired" && ev.InvolvedObject.Name == "vip-keepalived-h1" {
+				found = ev.Message
+			}
+		}
+		if err == nil && found != "" {
+			t.Logf("event: %s", found)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no BootstrapRetired event on vip-keepalived-h1 (%v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	t.Log("the VIP is the DaemonSet's: h2 and h3 join, h1 drains, the VIP moves and leaves nothing on h1")
 	e.StartAgent("h2")
 	e.StartAgent("h3")
