@@ -30,15 +30,17 @@ import (
 //     (SIGKILL, no cleanup), so its VIP entries stay on the interface next to the DaemonSet
 //     keepalived's own. The VIP is never absent. The leftover entries go when the DaemonSet's
 //     keepalived next lets the VIP go (Supervisor.ExpectLeftoverVIPs).
-//
-// Why two entries: keepalived deletes its VIPs when it starts, whoever added them, and treats the
-// deletion of any entry of a VIP's address as the loss of the VIP. So the bootstrap config holds
-// the VIPs as /31 (/128: /127) without a prefix route (keepalived.Input.Bootstrap): the
-// DaemonSet's keepalived deletes only /32 (/128) entries at startup and leaves them alone, and
-// the bootstrap keepalived sees no deletion and stays MASTER until it is killed.
 //   - The DaemonSet's keepalived stayed BACKUP past the master-down interval: another node is
 //     MASTER, so the bootstrap keepalived stops cleanly and takes its VIPs with it.
 //   - Anything else (FAULT, still starting): wait. The bootstrap keeps the VIP.
+//
+// Why two entries: keepalived deletes its VIPs when it starts, whoever added them, and treats the
+// deletion of any entry of a VIP's address as the loss of the VIP. So the bootstrap config holds
+// the VIPs as /31 (IPv6: /127) without a prefix route (keepalived.Input.Bootstrap). The
+// DaemonSet's keepalived deletes /32 (/128) entries at startup, which misses them, and the
+// bootstrap keepalived sees no deletion and stays MASTER until it is killed. The kernel keeps one
+// entry per IPv6 address, so for IPv6 the DaemonSet's keepalived adopts the bootstrap's entry
+// (keepalived takes "exists" as success) rather than adding its own.
 
 // DefaultHandoverSocket is the abstract unix socket name the bootstrap agent listens on.
 const DefaultHandoverSocket = "hacp-bootstrap"

@@ -178,12 +178,12 @@ type node struct {
 	out    *syncWriter
 }
 
-func startNode(t testing.TB, h *netlab.Host, dir string, adopt func() bool, config []byte) *node {
+func startNode(t testing.TB, h *netlab.Host, dir string, log logr.Logger, adopt func() bool, config []byte) *node {
 	t.Helper()
 	n := &node{rec: &recorder{}, done: make(chan error, 1), fifo: filepath.Join(dir, "keepalived.fifo"), out: &syncWriter{w: &bytes.Buffer{}}}
 	n.sup = &Supervisor{
 		Keepalived: "keepalived", Dir: dir, FIFO: n.fifo, Interface: "eth0",
-		Wrap: h.Wrap(), Report: n.rec.add, Log: testr.NewWithInterface(t, testr.Options{}), KeepalivedOutput: n.out,
+		Wrap: h.Wrap(), Report: n.rec.add, Log: log, KeepalivedOutput: n.out,
 		StopTimeout: 5 * time.Second, Adopt: adopt,
 	}
 	var ctx context.Context
@@ -259,14 +259,23 @@ func (l *handoverLab) vips() []string {
 	return []string{l.vip.String()}
 }
 
-// holdsAll reports whether h holds every VIP of the lab.
+// holdsAll reports whether h holds every VIP of the lab; ok is false when `ip` failed.
 func (l *handoverLab) holdsAll(h *netlab.Host) bool {
+	all, _ := l.lookupAll(h)
+	return all
+}
+
+func (l *handoverLab) lookupAll(h *netlab.Host) (all, ok bool) {
 	for _, v := range l.vips() {
-		if !h.HasAddr(netip.MustParseAddr(v)) {
-			return false
+		has, err := h.LookupAddr(netip.MustParseAddr(v))
+		if err != nil {
+			return false, false
+		}
+		if !has {
+			return false, true
 		}
 	}
-	return true
+	return true, true
 }
 
 // bootstrap starts the bootstrap side on h1 the way `hacp-agent bootstrap` wires it. hostPrefix
@@ -274,8 +283,7 @@ func (l *handoverLab) holdsAll(h *netlab.Host) bool {
 func (l *handoverLab) bootstrap(t testing.TB, sock string, hostPrefix bool) (*node, *HandoverServer) {
 	dir := t.TempDir()
 	conf := renderInput(t, "h1", l.agentBin, filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckWeighted, !hostPrefix, l.vips(), l.m1)
-	b := startNode(t, l.h1, dir, nil, conf)
-	b.sup.Log = l.log(t)
+	b := startNode(t, l.h1, dir, l.log(t), nil, conf)
 	srv := &HandoverServer{Socket: sock, Log: l.log(t), Retire: func(m HandoverMode) error {
 		if m == HandoverKeep {
 			b.sup.LeaveVIPsOnStop()
@@ -306,8 +314,7 @@ func (l *handoverLab) daemonSet(t testing.TB, sock string, members ...keepalived
 	if !ho.Probe(context.Background()) {
 		t.Fatal("the DaemonSet agent did not find the bootstrap agent")
 	}
-	d := startNode(t, l.h1, dir, ho.Active, conf)
-	d.sup.Log = l.log(t)
+	d := startNode(t, l.h1, dir, l.log(t), ho.Active, conf)
 	ho.Instances = d.sup.InstanceStates
 	ho.OnRetired = func(m HandoverMode) {
 		if m == HandoverKeep {
@@ -352,8 +359,12 @@ func (l *handoverLab) watch(h *netlab.Host) (stop func() (longest time.Duration,
 			case <-time.After(5 * time.Millisecond):
 			}
 			now := time.Now()
+			all, ok := l.lookupAll(h)
+			if !ok {
+				continue // `ip` failed: no observation
+			}
 			samples++
-			if l.holdsAll(h) {
+			if all {
 				since = time.Time{}
 				continue
 			}
@@ -414,7 +425,7 @@ func TestHandoverWithRealKeepalived(t *testing.T) {
 		// Host h2's node sorts first (priority 200) and runs its DaemonSet keepalived.
 		h0 := keepalived.Member{Name: "h0", Addresses: m2.Addresses}
 		h2dir := t.TempDir()
-		startNode(t, h2, h2dir, nil, renderFor(t, "h0", "/bin/true", filepath.Join(h2dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, h0, m1))
+		startNode(t, h2, h2dir, l.log(t), nil, renderFor(t, "h0", "/bin/true", filepath.Join(h2dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, h0, m1))
 		waitFor(t, "h2 holds the VIP", 10*time.Second, func() bool { return h2.HasAddr(vip) })
 		b, srv := bootstrap(t, sock) // the bootstrap's multicast instance does not hear h2's unicast
 		d, _ := daemonSet(t, sock, h0, m1)

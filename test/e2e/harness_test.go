@@ -386,14 +386,23 @@ func killKeepalived(h *Host) {
 
 // Holders returns the hosts whose eth0 has the VIP.
 func (e *Env) Holders() []string {
+	out, _ := e.holders()
+	return out
+}
+
+// holders is Holders, and whether every host could be looked at.
+func (e *Env) holders() ([]string, bool) {
 	var out []string
+	ok := true
 	for name, h := range e.Hosts {
-		if h.HasVIP() {
+		has, err := h.LookupAddr(VIP)
+		ok = ok && err == nil
+		if has {
 			out = append(out, name)
 		}
 	}
 	sort.Strings(out)
-	return out
+	return out, ok
 }
 
 // WaitHolder waits until exactly want holds the VIP (want "" for nobody).
@@ -479,7 +488,10 @@ func (e *Env) Sample(period time.Duration) *Sampler {
 			case <-s.stop:
 				return
 			case now := <-tick.C:
-				h := e.Holders()
+				h, ok := e.holders()
+				if !ok {
+					continue // `ip` failed (a loaded machine): no observation, not an empty one
+				}
 				s.mu.Lock()
 				s.samples = append(s.samples, Sample{At: now, Holders: h})
 				s.mu.Unlock()

@@ -134,18 +134,25 @@ func (h *Host) Start(out *bytes.Buffer, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// HasAddr reports whether a is configured on the host's eth0.
+// HasAddr reports whether a is configured on the host's eth0 (false when that cannot be told).
 func (h *Host) HasAddr(a netip.Addr) bool {
+	has, _ := h.LookupAddr(a)
+	return has
+}
+
+// LookupAddr reports whether a is configured on the host's eth0, or why that cannot be told (a
+// sampler must not count a failed `ip` under load as the address being gone).
+func (h *Host) LookupAddr(a netip.Addr) (bool, error) {
 	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, f := range strings.Fields(string(out)) {
 		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == a {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // AddAddr puts a on eth0 (to simulate a VIP left behind by a crash).
