@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -214,11 +215,16 @@ func bootstrap(args []string) error {
 	}
 	supCtx, supCancel := context.WithCancel(ctx)
 	defer supCancel()
-	supDone := make(chan error, 1)
+	// supDone closes when the supervisor returns, with supErr set; both Retire and the end of this
+	// function wait on it.
+	var supErr error
+	supDone := make(chan struct{})
+	var retiring atomic.Bool
 	configs := make(chan []byte, 1)
 	configs <- text
 	server := &agent.HandoverServer{Socket: *socket, Log: logger}
 	server.Retire = func(mode agent.HandoverMode) error {
+		retiring.Store(true)
 		if mode == agent.HandoverKeep {
 			sup.LeaveVIPsOnStop()
 		}
@@ -243,12 +249,25 @@ func bootstrap(args []string) error {
 	}
 	go func() { _ = server.Serve(ctx, l) }()
 	logger.Info("Starting the bootstrap keepalived", "config", *config, "handoverSocket", "@"+*socket)
-	go func() { supDone <- sup.Run(supCtx, configs) }()
-	<-ctx.Done()
-	if !server.Retired() {
+	go func() {
+		supErr = sup.Run(supCtx, configs)
+		close(supDone)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-supDone:
+		if !retiring.Load() && ctx.Err() == nil {
+			// The supervisor gave up on its own (it could not set up its directory or FIFO):
+			// exit, so that kubelet restarts the Pod and shows why.
+			return fmt.Errorf("supervising keepalived stopped: %v", supErr)
+		}
+		<-ctx.Done() // retired: idle until kubelet stops the Pod
+	}
+	if !retiring.Load() {
 		// Stopped before any handover (the manifest removed by hand): keepalived stops cleanly.
 		supCancel()
-		return <-supDone
+		<-supDone
+		return supErr
 	}
 	return nil
 }
