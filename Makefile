@@ -1,6 +1,8 @@
 # hacp Makefile. `make help` lists the targets.
 
 IMG ?= hacp:dev
+# The kustomize directory under config/ that deploy and undeploy use: default, or with-pki.
+CONFIG ?= default
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -118,13 +120,12 @@ uninstall: ## Remove the CRDs.
 	kubectl delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator with image IMG.
-	cd config/manager && kubectl kustomize . >/dev/null
-	kubectl kustomize config/default | sed 's#image: hacp:dev#image: $(IMG)#' | kubectl apply --server-side -f -
+deploy: manifests ## Deploy the operator with image IMG (CONFIG=with-pki for control-plane join commands).
+	kubectl kustomize config/$(CONFIG) | sed 's#image: hacp:dev#image: $(IMG)#' | kubectl apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: ## Remove the operator.
-	kubectl kustomize config/default | kubectl delete --ignore-not-found -f -
+	kubectl kustomize config/$(CONFIG) | kubectl delete --ignore-not-found -f -
 
 ##@ Tools
 

@@ -1,11 +1,14 @@
 package controllers
 
 import (
+	"encoding/json"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -54,6 +57,46 @@ var _ = Describe("Deploy manifests", func() {
 				res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
 				Expect(res).NotTo(ContainElement("secrets"), "ClusterRole %s grants cluster-wide Secret access", u.GetName())
 			}
+		}
+	})
+
+	It("run a manager Pod its namespace's Pod Security admission accepts, with and without the pki component", func() {
+		for _, variant := range []string{"default", "default-with-pki"} {
+			By(variant)
+			dir := filepath.Join("..", "config", "default")
+			if variant == "default-with-pki" {
+				dir = filepath.Join("..", "config", "with-pki")
+			}
+			fs := filesys.MakeFsOnDisk()
+			k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+			resources, err := k.Run(fs, dir)
+			Expect(err).NotTo(HaveOccurred(), variant)
+			var nsObj *unstructured.Unstructured
+			var deploy appsv1.Deployment
+			for _, r := range resources.Resources() {
+				raw, err := r.MarshalJSON()
+				Expect(err).NotTo(HaveOccurred())
+				u := &unstructured.Unstructured{}
+				Expect(u.UnmarshalJSON(raw)).To(Succeed())
+				switch u.GetKind() {
+				case "Namespace":
+					nsObj = u
+				case "Deployment":
+					Expect(json.Unmarshal(raw, &deploy)).To(Succeed())
+				}
+			}
+			Expect(nsObj).NotTo(BeNil())
+			// A namespace of its own with the rendered namespace's labels (its Pod Security level),
+			// so that the shared hacp-system namespace stays as the other specs apply it.
+			psaNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "psa-", Labels: nsObj.GetLabels()}}
+			Expect(k8sClient.Create(ctx, psaNS)).To(Succeed())
+			DeferCleanup(func() { _ = k8sClient.Delete(ctx, psaNS) })
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{GenerateName: "hacp-manager-", Namespace: psaNS.Name, Labels: deploy.Spec.Template.Labels},
+				Spec:       deploy.Spec.Template.Spec,
+			}
+			pod.Spec.ServiceAccountName = "" // the ServiceAccount need not exist for admission
+			Expect(k8sClient.Create(ctx, pod, client.DryRunAll)).To(Succeed(), "%s: the manager Pod is rejected", variant)
 		}
 	})
 
