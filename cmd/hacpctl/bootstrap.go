@@ -130,8 +130,9 @@ sudo install -D -m 0600 %s %s/%s
 # kubeadm needs it.
 sudo %s
 
-# Then, with the cluster up, install hacp and apply the resources:
-kubectl apply -k config/default        # or: make deploy IMG=%s
+# Then, with the cluster up and its pod network applied, install hacp (from its repository) and
+# apply the resources (CONFIG=with-pki lets hacp publish control-plane join commands):
+make deploy IMG=%s CONFIG=with-pki
 kubectl apply -f %s
 # The VIPGroup's DaemonSet takes the VIP over on %s without dropping it; the bootstrap Pod removes
 # its own manifest. Check with:
