@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"encoding/json"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -10,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -17,21 +17,30 @@ import (
 	"hacp.dev/hacp/internal/bootstrap"
 )
 
+// kustomizeBuild renders config/<dir> as `kubectl kustomize` would.
+func kustomizeBuild(dir string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resources, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("..", "config", dir))
+	Expect(err).NotTo(HaveOccurred(), dir)
+	var objs []*unstructured.Unstructured
+	for _, r := range resources.Resources() {
+		// Through JSON: kustomize's maps hold plain ints, which API machinery does not copy.
+		raw, err := r.MarshalJSON()
+		Expect(err).NotTo(HaveOccurred())
+		u := &unstructured.Unstructured{}
+		Expect(u.UnmarshalJSON(raw)).To(Succeed())
+		objs = append(objs, u)
+	}
+	return objs
+}
+
 var _ = Describe("Deploy manifests", func() {
 	It("render with kustomize and pass a server-side dry run", func() {
-		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-		resources, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("..", "config", "default"))
-		Expect(err).NotTo(HaveOccurred())
+		objs := kustomizeBuild("default")
 		kinds := map[string]int{}
-		var objs []*unstructured.Unstructured
-		for _, r := range resources.Resources() {
-			// Through JSON: kustomize's maps hold plain ints, which API machinery does not copy.
-			raw, err := r.MarshalJSON()
-			Expect(err).NotTo(HaveOccurred())
-			u := &unstructured.Unstructured{}
-			Expect(u.UnmarshalJSON(raw)).To(Succeed())
+		for _, u := range objs {
 			kinds[u.GetKind()]++
-			objs = append(objs, u)
 		}
 		Expect(kinds).To(HaveKeyWithValue("CustomResourceDefinition", 2))
 		Expect(kinds).To(HaveKeyWithValue("Deployment", 1))
@@ -61,28 +70,16 @@ var _ = Describe("Deploy manifests", func() {
 	})
 
 	It("run a manager Pod its namespace's Pod Security admission accepts, with and without the pki component", func() {
-		for _, variant := range []string{"default", "default-with-pki"} {
+		for _, variant := range []string{"default", "with-pki"} {
 			By(variant)
-			dir := filepath.Join("..", "config", "default")
-			if variant == "default-with-pki" {
-				dir = filepath.Join("..", "config", "with-pki")
-			}
-			fs := filesys.MakeFsOnDisk()
-			k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-			resources, err := k.Run(fs, dir)
-			Expect(err).NotTo(HaveOccurred(), variant)
 			var nsObj *unstructured.Unstructured
 			var deploy appsv1.Deployment
-			for _, r := range resources.Resources() {
-				raw, err := r.MarshalJSON()
-				Expect(err).NotTo(HaveOccurred())
-				u := &unstructured.Unstructured{}
-				Expect(u.UnmarshalJSON(raw)).To(Succeed())
+			for _, u := range kustomizeBuild(variant) {
 				switch u.GetKind() {
 				case "Namespace":
 					nsObj = u
 				case "Deployment":
-					Expect(json.Unmarshal(raw, &deploy)).To(Succeed())
+					Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &deploy)).To(Succeed())
 				}
 			}
 			Expect(nsObj).NotTo(BeNil())

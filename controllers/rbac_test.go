@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"path/filepath"
 	"slices"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,12 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
@@ -32,17 +28,7 @@ var _ = Describe("RBAC", Ordered, func() {
 	}
 
 	BeforeAll(func() {
-		k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-		resources, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("..", "config", "default"))
-		Expect(err).NotTo(HaveOccurred())
-		var objs []*unstructured.Unstructured
-		for _, r := range resources.Resources() {
-			raw, err := r.MarshalJSON()
-			Expect(err).NotTo(HaveOccurred())
-			u := &unstructured.Unstructured{}
-			Expect(u.UnmarshalJSON(raw)).To(Succeed())
-			objs = append(objs, u)
-		}
+		objs := kustomizeBuild("default")
 		// Namespaces first, then what lives in them.
 		for _, kinds := range [][]string{{"Namespace"}, {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}} {
 			for _, u := range objs {
