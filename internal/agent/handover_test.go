@@ -469,3 +469,19 @@ func TestHandoverDualStack(t *testing.T) {
 		t.Fatalf("VIP entries %v outlived the keepalived that took the VIPs over", got)
 	}
 }
+
+// If this node's keepalived left MASTER between the handover decision and ExpectLeftoverVIPs, its
+// event has passed: the bootstrap's leftover entry must go at once, not at the next transition.
+func TestExpectLeftoverVIPsWhenNoLongerMaster(t *testing.T) {
+	l := newHandoverLab(t)
+	dir := t.TempDir()
+	// A failing check: the instance is FAULT.
+	conf := renderInput(t, "h1", "/bin/false", filepath.Join(dir, "keepalived.fifo"), hacpv1.HealthCheckQuorumAware, false, l.vips(), l.m1, l.m2)
+	d := startNode(t, l.h1, dir, l.log(t), nil, conf)
+	waitFor(t, "FAULT", 15*time.Second, func() bool { return d.rec.last().State == "FAULT" })
+	l.h1.AddAddr(l.vip.String() + "/31") // what a bootstrap keepalived killed without cleanup leaves
+	d.sup.ExpectLeftoverVIPs()
+	if got := l.entries(l.h1); len(got) != 0 {
+		t.Fatalf("entries %v stay on a node whose keepalived does not hold the VIP", got)
+	}
+}

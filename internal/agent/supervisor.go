@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -230,11 +231,7 @@ func (s *Supervisor) running() bool {
 func (s *Supervisor) InstanceStates() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]string, len(s.instances))
-	for k, v := range s.instances {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.instances)
 }
 
 // ExpectLeftoverVIPs records that a bootstrap keepalived left its VIP entries on the interface
@@ -244,12 +241,18 @@ func (s *Supervisor) InstanceStates() map[string]string {
 func (s *Supervisor) ExpectLeftoverVIPs() {
 	vips := s.appliedVIPs()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.leftovers == nil {
 		s.leftovers = map[string]bool{}
 	}
 	for _, v := range vips {
 		s.leftovers[v.Instance] = true
+	}
+	s.mu.Unlock()
+	// An instance that left MASTER since the handover was decided sent its event already.
+	for name, state := range s.InstanceStates() {
+		if state != "MASTER" {
+			s.removeLeftovers(context.Background(), name)
+		}
 	}
 }
 
