@@ -336,10 +336,10 @@ func (l *handoverLab) log(t testing.TB) logr.Logger {
 
 // entries lists h's entries of every VIP of the lab.
 func (l *handoverLab) entries(h *netlab.Host) []netip.Prefix {
-	out, _ := h.Command("ip", "-o", "addr", "show", "dev", "eth0").Output()
 	var all []netip.Prefix
 	for _, v := range l.vips() {
-		all = append(all, addrEntries(string(out), netip.MustParseAddr(v))...)
+		e, _ := h.AddrEntries(netip.MustParseAddr(v))
+		all = append(all, e...)
 	}
 	return all
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -281,26 +280,8 @@ func waitConfigs(t *testing.T, e *Env, n int) {
 	}
 }
 
-func keepalivedPIDs(h *Host) []string {
-	out, _ := exec.Command("ip", "netns", "pids", h.NS).Output()
-	var pids []string
-	for _, pid := range strings.Fields(string(out)) {
-		comm, _ := os.ReadFile("/proc/" + pid + "/comm")
-		if strings.TrimSpace(string(comm)) == "keepalived" {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // vipEntries lists the VIP's address entries on h's eth0, whatever their prefix.
-func vipEntries(h *Host) []string {
-	out, _ := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
-	var entries []string
-	for _, f := range strings.Fields(string(out)) {
-		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == VIP {
-			entries = append(entries, fmt.Sprint(p))
-		}
-	}
+func vipEntries(h *Host) []netip.Prefix {
+	entries, _ := h.AddrEntries(VIP)
 	return entries
 }

@@ -375,13 +375,22 @@ func (e *Env) PowerOff(name string) {
 }
 
 func killKeepalived(h *Host) {
+	for _, pid := range keepalivedPIDs(h) {
+		_ = exec.Command("kill", "-9", pid).Run()
+	}
+}
+
+// keepalivedPIDs lists the keepalived processes in h's namespace.
+func keepalivedPIDs(h *Host) []string {
 	out, _ := exec.Command("ip", "netns", "pids", h.NS).Output()
+	var pids []string
 	for _, pid := range strings.Fields(string(out)) {
 		comm, _ := os.ReadFile("/proc/" + pid + "/comm")
 		if strings.TrimSpace(string(comm)) == "keepalived" {
-			_ = exec.Command("kill", "-9", pid).Run()
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }
 
 // Holders returns the hosts whose eth0 has the VIP.

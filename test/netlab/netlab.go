@@ -143,16 +143,23 @@ func (h *Host) HasAddr(a netip.Addr) bool {
 // LookupAddr reports whether a is configured on the host's eth0, or why that cannot be told (a
 // sampler must not count a failed `ip` under load as the address being gone).
 func (h *Host) LookupAddr(a netip.Addr) (bool, error) {
+	entries, err := h.AddrEntries(a)
+	return len(entries) > 0, err
+}
+
+// AddrEntries lists the entries of a on the host's eth0, whatever their prefix length.
+func (h *Host) AddrEntries(a netip.Addr) ([]netip.Prefix, error) {
 	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	var entries []netip.Prefix
 	for _, f := range strings.Fields(string(out)) {
 		if p, err := netip.ParsePrefix(f); err == nil && p.Addr() == a {
-			return true, nil
+			entries = append(entries, p)
 		}
 	}
-	return false, nil
+	return entries, nil
 }
 
 // AddAddr puts a on eth0 (to simulate a VIP left behind by a crash).
