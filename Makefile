@@ -135,3 +135,13 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+##@ kubeadm lab
+
+.PHONY: lab-assets
+lab-assets: ## Build the kubeadm lab's kubelet, kubeadm, kube-proxy, ..., CNI plugins once (cached per version, prints the folder).
+	./hack/lab-assets.sh
+
+.PHONY: lab-test
+lab-test: ## Real kubeadm nodes h1-h4 on this machine: init, kube-proxy, bridge CNI, control-plane and worker joins (root, containerd, runc).
+	HACP_KUBEADM_LAB=1 HACP_LAB_ASSETS="$$(./hack/lab-assets.sh)" $(GO) test ./test/kubeadm -run '^TestKubeadmLab$$' -v -count=1 -timeout 40m
