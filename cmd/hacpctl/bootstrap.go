@@ -43,6 +43,9 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	fail := failer("bootstrap", stderr)
+	if iface != "" && !keepalived.IsInterfaceName(iface) {
+		return fail("--interface %q is not a network interface name (at most 15 letters, digits, '_', '.', '@' or '-')", iface)
+	}
 	if image == "" {
 		image = vg.Spec.Image
 	}
@@ -114,7 +117,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	confPath := filepath.Join(out, "keepalived.conf")
 	podPath := filepath.Join(out, bootstrap.ManifestName)
 	for path, data := range map[string][]byte{confPath: cfg.Text, podPath: podYAML} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+		if err := writePrivate(path, data); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -146,6 +149,26 @@ kubectl -n kube-system get pod %s-%s   # NotFound once retired
 	return 0
 }
 
+// writePrivate writes data to path readable by its owner only, also when path exists with a wider
+// mode: the mode is narrowed before anything is written.
+func writePrivate(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if err == nil {
+		err = f.Truncate(0)
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func endpointIs4(endpoint string) bool {
 	host, _, _ := net.SplitHostPort(endpoint)
 	a, err := netip.ParseAddr(host)
@@ -171,7 +194,8 @@ func controlPlaneEndpoint(file string, vg *hacpv1.VIPGroup) (string, error) {
 		if _, err := manifest.Into([]*unstructured.Unstructured{o}, "HAControlPlane", &hacp); err != nil {
 			return "", fmt.Errorf("%s: %w", file, err)
 		}
-		if hacp.Spec.VIPGroupRef.Name != "" && hacp.Spec.VIPGroupRef.Name != vg.Name {
+		// Without vipGroupRef the endpoint is still the one kubeadm init is given: it must be a VIP.
+		if ref := hacp.Spec.VIPGroupRef; ref != nil && ref.Name != vg.Name {
 			continue
 		}
 		host, _, err := net.SplitHostPort(hacp.Spec.ControlPlaneEndpoint)

@@ -82,16 +82,27 @@ func TestBootstrapRefusesWhatWouldNotWork(t *testing.T) {
 	if err := os.WriteFile(mismatch, bytes.Replace(example, []byte("controlPlaneEndpoint: 192.168.1.8:6443"), []byte("controlPlaneEndpoint: 192.168.1.99:6443"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// An HAControlPlane without vipGroupRef: once a nil dereference.
+	noRef := filepath.Join(dir, "noref.yaml")
+	withoutRef := bytes.Replace(example, []byte("  vipGroupRef:\n    name: kube-apiserver\n"), nil, 1)
+	if bytes.Equal(withoutRef, example) {
+		t.Fatal("the example has no vipGroupRef to remove")
+	}
+	if err := os.WriteFile(noRef, bytes.Replace(withoutRef, []byte("controlPlaneEndpoint: 192.168.1.8:6443"), []byte("controlPlaneEndpoint: 192.168.1.99:6443"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		want string
 	}{
-		"no image":         {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12"}, "--image is required"},
-		"no node":          {[]string{"-f", "../../examples/haclusterplane.yaml", "--image", "x"}, "--node NAME=ADDRESS are required"},
-		"endpoint not VIP": {[]string{"-f", mismatch, "--node", "h1=192.168.1.12", "--image", "x"}, "is not one of VIPGroup kube-apiserver's virtualIPs"},
-		"node is the VIP":  {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.8", "--image", "x"}, "192.168.1.8"},
-		"bad node address": {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=h1.example", "--image", "x"}, "not an IP address"},
-		"stray argument":   {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12", "--image", "x", "extra"}, "unexpected argument"},
+		"no image":                           {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12"}, "--image is required"},
+		"no node":                            {[]string{"-f", "../../examples/haclusterplane.yaml", "--image", "x"}, "--node NAME=ADDRESS are required"},
+		"endpoint not VIP":                   {[]string{"-f", mismatch, "--node", "h1=192.168.1.12", "--image", "x"}, "is not one of VIPGroup kube-apiserver's virtualIPs"},
+		"node is the VIP":                    {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.8", "--image", "x"}, "192.168.1.8"},
+		"bad node address":                   {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=h1.example", "--image", "x"}, "not an IP address"},
+		"interface with a newline":           {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12", "--image", "x", "--interface", "eth0\n}\nvrrp_script x {"}, "--interface"},
+		"no vipGroupRef, endpoint not a VIP": {[]string{"-f", noRef, "--node", "h1=192.168.1.12", "--image", "x"}, "is not one of VIPGroup kube-apiserver's virtualIPs"},
+		"stray argument":                     {[]string{"-f", "../../examples/haclusterplane.yaml", "--node", "h1=192.168.1.12", "--image", "x", "extra"}, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -142,5 +153,49 @@ func TestBootstrapFindsTheNodesInterface(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "this machine does not hold 198.51.100.250, so the interface is eth0") {
 		t.Fatalf("no note about the interface: %q", stderr.String())
+	}
+}
+
+// A keepalived.conf left 0644 by an earlier tool (or an earlier run under another umask) holds the
+// new password: it must not stay world-readable.
+func TestBootstrapNarrowsTheModeOfExistingFiles(t *testing.T) {
+	out := t.TempDir()
+	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+		if err := os.WriteFile(filepath.Join(out, f), []byte("old contents, longer than what replaces them? no: shorter"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"bootstrap", "-f", example, "--node", "h1=192.168.1.12", "--image", "x", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+		st, err := os.Stat(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f, st.Mode().Perm())
+		}
+		data, _ := os.ReadFile(filepath.Join(out, f))
+		if bytes.Contains(data, []byte("old contents")) {
+			t.Errorf("%s keeps the old contents:\n%s", f, data)
+		}
+	}
+	// An HAControlPlane without vipGroupRef whose endpoint is a VIP works like one with it.
+	example, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRef := filepath.Join(t.TempDir(), "noref.yaml")
+	if err := os.WriteFile(noRef, bytes.Replace(example, []byte("  vipGroupRef:\n    name: kube-apiserver\n"), nil, 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := run([]string{"bootstrap", "-f", noRef, "--node", "h1=192.168.1.12", "--image", "x", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "--control-plane-endpoint=192.168.1.8:6443") {
+		t.Errorf("instructions lack the endpoint:\n%s", stdout.String())
 	}
 }

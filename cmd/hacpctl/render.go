@@ -68,6 +68,9 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	fail := failer("render", stderr)
+	if iface != "" && !keepalived.IsInterfaceName(iface) {
+		return fail("--interface %q is not a network interface name (at most 15 letters, digits, '_', '.', '@' or '-')", iface)
+	}
 	var hcMode hacpv1.HealthCheckMode
 	switch mode {
 	case "":
@@ -108,7 +111,8 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 			in.Password = pw
 		} else {
 			in.Password = keepalived.GeneratePassword()
-			fmt.Fprintf(stderr, "hacpctl render: WARNING: no --password-file; generated VRRP password %q. Every node needs the same one: save it to a file and pass --password-file on the other nodes, or create the Secret the VIPGroup's passwordSecretRef names.\n", in.Password)
+			// Never printed: it is in the config (auth_pass), which goes where the user sends it.
+			fmt.Fprintln(stderr, "hacpctl render: WARNING: no --password-file; generated a VRRP password (the config's auth_pass). Every node needs the same one: pass the same --password-file on every node, or create the Secret the VIPGroup's passwordSecretRef names.")
 		}
 	} else if passwordFile != "" {
 		return fail("--password-file: VRRPv3 has no authentication; remove the flag or use vrrpVersion 2")

@@ -40,8 +40,14 @@ func TestRenderGeneratesPasswordWithWarning(t *testing.T) {
 	if code := run([]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--mode", "weighted"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "WARNING: no --password-file; generated VRRP password") {
+	if !strings.Contains(errOut.String(), "WARNING: no --password-file; generated a VRRP password") {
 		t.Errorf("no password warning: %s", errOut.String())
+	}
+	// The generated password is in the config on stdout, and nowhere else: stderr ends up in
+	// terminals, CI logs and bug reports.
+	pw := authPass(t, out.Bytes())
+	if strings.Contains(errOut.String(), pw) {
+		t.Errorf("stderr prints the generated password %q: %s", pw, errOut.String())
 	}
 	if !strings.Contains(errOut.String(), "only member") {
 		t.Errorf("no lone-member note: %s", errOut.String())
@@ -65,17 +71,19 @@ func TestRenderRejectsBadInputWithExitCode2(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no args":         {[]string{"render"}, "-f FILE and --node NAME=ADDRESS are required"},
-		"bad node":        {[]string{"render", "-f", example, "--node", "h1"}, `"h1" is not NAME=ADDRESS`},
-		"bad address":     {[]string{"render", "-f", example, "--node", "h1=1.2.3"}, `"1.2.3" is not an IP address`},
-		"missing file":    {[]string{"render", "-f", filepath.Join(dir, "nope"), "--node", "h1=192.168.1.12"}, "no such file"},
-		"bad mode":        {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--mode", "tcp"}, "want weighted or quorum-aware"},
-		"invalid VRID":    {[]string{"render", "-f", bad, "--node", "h1=192.168.1.12", "--password-file", long}, "spec.virtualRouterID"},
-		"long password":   {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--password-file", long}, "at most 8 characters"},
-		"self as peer":    {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--peer", "h2=192.168.1.12"}, "Duplicate value"},
-		"VIP as node":     {[]string{"render", "-f", example, "--node", "h1=192.168.1.8"}, "also a virtual IP"},
-		"unknown flag":    {[]string{"render", "--bogus"}, "flag provided but not defined"},
-		"unknown command": {[]string{"frobnicate"}, "unknown command"},
+		"no args":                  {[]string{"render"}, "-f FILE and --node NAME=ADDRESS are required"},
+		"bad node":                 {[]string{"render", "-f", example, "--node", "h1"}, `"h1" is not NAME=ADDRESS`},
+		"bad address":              {[]string{"render", "-f", example, "--node", "h1=1.2.3"}, `"1.2.3" is not an IP address`},
+		"missing file":             {[]string{"render", "-f", filepath.Join(dir, "nope"), "--node", "h1=192.168.1.12"}, "no such file"},
+		"bad mode":                 {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--mode", "tcp"}, "want weighted or quorum-aware"},
+		"invalid VRID":             {[]string{"render", "-f", bad, "--node", "h1=192.168.1.12", "--password-file", long}, "spec.virtualRouterID"},
+		"long password":            {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--password-file", long}, "at most 8 characters"},
+		"self as peer":             {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--peer", "h2=192.168.1.12"}, "Duplicate value"},
+		"VIP as node":              {[]string{"render", "-f", example, "--node", "h1=192.168.1.8"}, "also a virtual IP"},
+		"unknown flag":             {[]string{"render", "--bogus"}, "flag provided but not defined"},
+		"interface with a newline": {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--interface", "eth0\n}\nglobal_defs {"}, "--interface"},
+		"interface too long":       {[]string{"render", "-f", example, "--node", "h1=192.168.1.12", "--interface", "averyveryverylongif0"}, "not a network interface name"},
+		"unknown command":          {[]string{"frobnicate"}, "unknown command"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -91,4 +99,16 @@ func TestRenderRejectsBadInputWithExitCode2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// authPass returns the auth_pass of a rendered config.
+func authPass(t *testing.T, conf []byte) string {
+	t.Helper()
+	for _, line := range strings.Split(string(conf), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "auth_pass" {
+			return f[1]
+		}
+	}
+	t.Fatalf("no auth_pass in:\n%s", conf)
+	return ""
 }

@@ -21,6 +21,10 @@ var (
 	pathRE     = regexp.MustCompile(`^/[A-Za-z0-9/_.?=&-]*$`)
 )
 
+// IsInterfaceName reports whether name is a network interface name (at most 15 characters, none
+// that keepalived's config syntax would read as more than a name).
+func IsInterfaceName(name string) bool { return ifaceRE.MatchString(name) }
+
 // Validate checks an Input against everything keepalived would reject or silently misread. Each
 // error names the field it is about. The CRD rejects most of these earlier; this is the last line,
 // for inputs that never pass through the API server (hacpctl render) and for rules that need the
@@ -77,6 +81,9 @@ func Validate(in Input) field.ErrorList {
 	}
 	if s.Interface != "" && !ifaceRE.MatchString(s.Interface) {
 		errs = append(errs, field.Invalid(spec.Child("interface"), s.Interface, "must be a network interface name of at most 15 characters"))
+	}
+	if d := in.Options.DefaultInterface; d != "" && !ifaceRE.MatchString(d) {
+		errs = append(errs, field.Invalid(field.NewPath("options", "defaultInterface"), d, "must be a network interface name of at most 15 characters"))
 	}
 	switch s.Preemption {
 	case hacpv1.PreemptionEnabled, hacpv1.PreemptionDisabled:
