@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -214,6 +216,10 @@ func vipCondition(gen int64, hcp *hacpv1.HAControlPlane, vg *hacpv1.VIPGroup, vg
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, hacpv1.ReasonNoVIPGroup, "spec.vipGroupRef is not set: the endpoint's address is not managed by hacp"
 	case vgErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoVIPGroup, fmt.Sprintf("VIPGroup %s/%s: %v", hcp.Namespace, hcp.Spec.VIPGroupRef.Name, vgErr)
+	case !endpointServedBy(hcp.Spec.ControlPlaneEndpoint, vg.Spec.VirtualIPs):
+		c.Status, c.Reason = metav1.ConditionFalse, hacpv1.ReasonEndpointNotVIP
+		c.Message = fmt.Sprintf("spec.controlPlaneEndpoint %s is not on one of VIPGroup %s's virtualIPs (%s): the VIPGroup does not serve the endpoint; point vipGroupRef at the group that holds it, or add the address to its virtualIPs",
+			hcp.Spec.ControlPlaneEndpoint, vg.Name, strings.Join(vg.Spec.VirtualIPs, ", "))
 	default:
 		rc := meta.FindStatusCondition(vg.Status.Conditions, hacpv1.ConditionReady)
 		if rc != nil && rc.Status == metav1.ConditionTrue {
@@ -227,6 +233,25 @@ func vipCondition(gen int64, hcp *hacpv1.HAControlPlane, vg *hacpv1.VIPGroup, vg
 		}
 	}
 	return c
+}
+
+// endpointServedBy reports whether endpoint's host is one of vips. A DNS name cannot be checked
+// here and passes: what it resolves to is the DNS administrator's business.
+func endpointServedBy(endpoint string, vips []string) bool {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return true
+	}
+	for _, v := range vips {
+		if a, err := netip.ParseAddr(v); err == nil && a == ip.Unmap() {
+			return true
+		}
+	}
+	return false
 }
 
 // availableCondition: the control plane serves through its endpoint.

@@ -6,14 +6,16 @@ const (
 	ConditionReady = "Ready"
 	// ConditionConfigValid (VIPGroup): the spec renders into configs keepalived accepts.
 	ConditionConfigValid = "ConfigValid"
-	// ConditionConflict (VIPGroup): another VIPGroup uses the same VRID on overlapping nodes.
+	// ConditionConflict (VIPGroup): an older VIPGroup claims one of its virtual IPs, or the same
+	// VRID on overlapping nodes.
 	ConditionConflict = "Conflict"
 
 	// ConditionAvailable (HAControlPlane): the control plane serves through its endpoint.
 	ConditionAvailable = "Available"
 	// ConditionQuorumHealthy (HAControlPlane): etcd has quorum with room for a failure.
 	ConditionQuorumHealthy = "QuorumHealthy"
-	// ConditionVIPReady (HAControlPlane): the referenced VIPGroup is Ready.
+	// ConditionVIPReady (HAControlPlane): the referenced VIPGroup is Ready and holds the endpoint's
+	// address.
 	ConditionVIPReady = "VIPReady"
 	// ConditionJoinMaterialReady (HAControlPlane): a complete, unexpired join command exists.
 	ConditionJoinMaterialReady = "JoinMaterialReady"
@@ -28,6 +30,7 @@ const (
 	ReasonInvalidSpec      = "InvalidSpec"
 	ReasonRendered         = "Rendered"
 	ReasonVRIDConflict     = "VRIDConflict"
+	ReasonVIPConflict      = "VIPConflict"
 	ReasonNoConflict       = "NoConflict"
 	ReasonAllNodesReady    = "AllNodesCurrent"
 	ReasonNodesPending     = "NodesPending"
@@ -39,6 +42,7 @@ const (
 	ReasonVIPGroupReady    = "VIPGroupReady"
 	ReasonVIPNotReady      = "VIPGroupNotReady"
 	ReasonNoVIPGroup       = "NoVIPGroup"
+	ReasonEndpointNotVIP   = "EndpointNotVIP"
 	ReasonTokensValid      = "Valid"
 	ReasonJoinFailed       = "Failed"
 	ReasonEndpointMismatch = "EndpointMismatch"

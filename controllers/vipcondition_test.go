@@ -1,0 +1,54 @@
+package controllers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+)
+
+func TestVIPCondition(t *testing.T) {
+	hcp := func(endpoint string, ref bool) *hacpv1.HAControlPlane {
+		h := &hacpv1.HAControlPlane{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "kube-system"}, Spec: hacpv1.HAControlPlaneSpec{ControlPlaneEndpoint: endpoint}}
+		if ref {
+			h.Spec.VIPGroupRef = &hacpv1.LocalObjectReference{Name: "kube-apiserver"}
+		}
+		return h
+	}
+	vg := func(ready bool, vips ...string) *hacpv1.VIPGroup {
+		g := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver"}, Spec: hacpv1.VIPGroupSpec{VirtualIPs: vips}}
+		st, reason := metav1.ConditionFalse, hacpv1.ReasonNoMaster
+		if ready {
+			st, reason = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady
+		}
+		g.Status.Conditions = []metav1.Condition{{Type: hacpv1.ConditionReady, Status: st, Reason: reason, Message: "m"}}
+		return g
+	}
+	for name, tc := range map[string]struct {
+		hcp    *hacpv1.HAControlPlane
+		vg     *hacpv1.VIPGroup
+		vgErr  error
+		status metav1.ConditionStatus
+		reason string
+		msg    string
+	}{
+		"no ref":                     {hcp("192.168.1.8:6443", false), nil, nil, metav1.ConditionUnknown, hacpv1.ReasonNoVIPGroup, "not set"},
+		"group missing":              {hcp("192.168.1.8:6443", true), nil, errors.New("not found"), metav1.ConditionFalse, hacpv1.ReasonNoVIPGroup, "not found"},
+		"ready, endpoint on a VIP":   {hcp("192.168.1.8:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, "VIPGroup kube-apiserver"},
+		"ready, IPv6 endpoint":       {hcp("[2001:db8::8]:6443", true), vg(true, "192.168.1.8", "2001:db8::8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, ""},
+		"ready, DNS endpoint":        {hcp("api.example.com:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, ""},
+		"not ready, endpoint on VIP": {hcp("192.168.1.8:6443", true), vg(false, "192.168.1.8"), nil, metav1.ConditionFalse, hacpv1.ReasonVIPNotReady, "NoMaster"},
+		"ready, endpoint not a VIP": {hcp("192.168.1.99:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionFalse, hacpv1.ReasonEndpointNotVIP,
+			"spec.controlPlaneEndpoint 192.168.1.99:6443 is not on one of VIPGroup kube-apiserver's virtualIPs (192.168.1.8)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := vipCondition(3, tc.hcp, tc.vg, tc.vgErr)
+			if c.Status != tc.status || c.Reason != tc.reason || !strings.Contains(c.Message, tc.msg) || c.ObservedGeneration != 3 {
+				t.Fatalf("got %s %s %q (gen %d), want %s %s ...%s...", c.Status, c.Reason, c.Message, c.ObservedGeneration, tc.status, tc.reason, tc.msg)
+			}
+		})
+	}
+}
