@@ -319,6 +319,7 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 		"--node=$(NODE_NAME)",
 		"--host-ip=$(HOST_IP)",
 		"--secret=" + keepalivedSecretName(vg),
+		"--handover-socket=" + agent.HandoverSocket(vg.Namespace, vg.Name),
 	}
 	if vg.Spec.Interface != "" {
 		args = append(args, "--interface="+vg.Spec.Interface)

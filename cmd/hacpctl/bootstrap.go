@@ -95,7 +95,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	podYAML, err := bootstrap.Manifest(bootstrap.Options{Image: image})
+	podYAML, err := bootstrap.Manifest(bootstrap.Options{Image: image, HandoverSocket: agent.HandoverSocket(in.Namespace, vg.Name)})
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/bootstrap"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -53,6 +55,10 @@ func TestBootstrapWritesTheSeedNodesFiles(t *testing.T) {
 	}
 	if pod.Spec.Containers[0].Image != "registry.example/hacp:v1" {
 		t.Errorf("image %q", pod.Spec.Containers[0].Image)
+	}
+	// The socket of this VIPGroup: the one its DaemonSet's agents ask on, no other group's.
+	if want := "--handover-socket=" + agent.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(pod.Spec.Containers[0].Args, want) {
+		t.Errorf("args %v lack %s", pod.Spec.Containers[0].Args, want)
 	}
 	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
 		st, err := os.Stat(filepath.Join(out, f))

@@ -3,6 +3,8 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -42,8 +44,22 @@ import (
 // entry per IPv6 address, so for IPv6 the DaemonSet's keepalived adopts the bootstrap's entry
 // (keepalived takes "exists" as success) rather than adding its own.
 
-// DefaultHandoverSocket is the abstract unix socket name the bootstrap agent listens on.
+// DefaultHandoverSocket is the abstract unix socket name the bootstrap agent listens on when
+// none is given; hacp's own manifests always name one per VIPGroup (HandoverSocket).
 const DefaultHandoverSocket = "hacp-bootstrap"
+
+// HandoverSocket is the abstract socket name of the bootstrap agent for one VIPGroup. Every
+// group's agents run on the host's network namespace, so each group needs its own name: an agent
+// of another group (an ingress VIP on the same node) must never retire this group's bootstrap.
+// Long names are shortened with a hash to stay within a unix socket address.
+func HandoverSocket(namespace, name string) string {
+	s := DefaultHandoverSocket + "/" + namespace + "/" + name
+	if len(s) <= 100 {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return s[:100-17] + "-" + hex.EncodeToString(sum[:8])
+}
 
 // HandoverMode is how the bootstrap keepalived goes.
 type HandoverMode string

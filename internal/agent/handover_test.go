@@ -139,6 +139,50 @@ func TestHandoverProbeWithoutBootstrap(t *testing.T) {
 	}
 }
 
+// Two VIPGroups on one node (the API VIP and an ingress VIP): the ingress group's agent, MASTER
+// for its own VIP, must not retire the API group's bootstrap keepalived.
+func TestHandoverSocketIsPerGroup(t *testing.T) {
+	ns := fmt.Sprintf("t%d", os.Getpid())
+	api, ingress := HandoverSocket(ns, "kube-apiserver"), HandoverSocket(ns, "ingress")
+	if api == ingress || api != HandoverSocket(ns, "kube-apiserver") {
+		t.Fatalf("sockets %q and %q", api, ingress)
+	}
+	if other := HandoverSocket("other", "kube-apiserver"); other == api {
+		t.Fatalf("groups of two namespaces share %q", other)
+	}
+	long := strings.Repeat("n", 63)
+	a, b := HandoverSocket(long, strings.Repeat("a", 63)), HandoverSocket(long, strings.Repeat("a", 62)+"b")
+	if len(a) > 100 || len(b) > 100 || a == b {
+		t.Fatalf("long names: %q (%d) and %q (%d): want distinct names that fit a unix socket address", a, len(a), b, len(b))
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	retired := make(chan HandoverMode, 1)
+	srv := &HandoverServer{Socket: api, Log: testr.NewWithInterface(t, testr.Options{}), Retire: func(m HandoverMode) error { retired <- m; return nil }}
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, l) }()
+
+	other := &Handover{Socket: ingress, Log: testr.NewWithInterface(t, testr.Options{}), Poll: 10 * time.Millisecond,
+		Instances: func() map[string]string { return map[string]string{"ingress": "MASTER"} }, MasterDown: func() time.Duration { return time.Second }}
+	if other.Probe(ctx) {
+		t.Fatal("the ingress group's agent found the API group's bootstrap")
+	}
+	other.Run(ctx)
+	select {
+	case m := <-retired:
+		t.Fatalf("the API group's bootstrap was retired (%s) by another group's agent", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+	own := &Handover{Socket: api, Log: testr.NewWithInterface(t, testr.Options{})}
+	if !own.Probe(ctx) {
+		t.Fatal("the API group's own agent does not find its bootstrap")
+	}
+}
+
 var advertMS int32 = 1000
 
 // renderFor renders node's config of a group with the given members (first is highest), with

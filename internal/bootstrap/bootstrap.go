@@ -39,6 +39,9 @@ type Options struct {
 	Image string
 	// Namespace of the mirror Pod (default kube-system).
 	Namespace string
+	// HandoverSocket is the abstract socket the bootstrap agent answers on: the one the
+	// VIPGroup's DaemonSet asks on (agent.HandoverSocket of the group).
+	HandoverSocket string
 }
 
 // StaticPod returns the bootstrap static Pod. It mounts the config directory read-only and
@@ -48,6 +51,10 @@ func StaticPod(o Options) *corev1.Pod {
 	ns := o.Namespace
 	if ns == "" {
 		ns = "kube-system"
+	}
+	socket := o.HandoverSocket
+	if socket == "" {
+		socket = agent.DefaultHandoverSocket
 	}
 	hostPath := func(path string, t corev1.HostPathType) corev1.VolumeSource {
 		return corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: &t}}
@@ -83,6 +90,7 @@ func StaticPod(o Options) *corev1.Pod {
 					"bootstrap",
 					"--config=" + ConfigDir + "/keepalived.conf",
 					"--manifest=" + ManifestDir + "/" + ManifestName,
+					"--handover-socket=" + socket,
 				},
 				// As the DaemonSet's: root for raw VRRP sockets and addresses, these capabilities only.
 				SecurityContext: agent.ContainerSecurityContext(),
