@@ -32,9 +32,10 @@ import (
 //     (SIGKILL, no cleanup), so its VIP entries stay on the interface next to the DaemonSet
 //     keepalived's own. The VIP is never absent. The leftover entries go when the DaemonSet's
 //     keepalived next lets the VIP go (Supervisor.ExpectLeftoverVIPs).
-//   - The DaemonSet's keepalived stayed BACKUP past the master-down interval: another node is
-//     MASTER, so the bootstrap keepalived stops cleanly and takes its VIPs with it.
-//   - Anything else (FAULT, still starting): wait. The bootstrap keeps the VIP.
+//   - The DaemonSet's keepalived stayed BACKUP or FAULT past the master-down interval: another
+//     node is MASTER (or, FAULT, this node may not hold the VIPs: its API server is not ready),
+//     so the bootstrap keepalived stops cleanly and takes its VIPs with it. Never two holders.
+//   - Anything else (still starting, MASTER on one family only): wait. The bootstrap keeps the VIP.
 //
 // Why two entries: keepalived deletes its VIPs when it starts, whoever added them, and treats the
 // deletion of any entry of a VIP's address as the loss of the VIP. So the bootstrap config holds
@@ -221,19 +222,35 @@ func askBootstrap(ctx context.Context, socket, command string) (string, error) {
 }
 
 // DecideHandover is the DaemonSet agent's rule. instances are its keepalived's instance states;
-// backupFor is how long all of them have been BACKUP; masterDown is the longest time a BACKUP
-// waits before taking over when it hears no master.
-func DecideHandover(instances map[string]string, backupFor, masterDown time.Duration) (HandoverMode, bool) {
+// settledFor is how long none of them has been MASTER and all have been BACKUP or FAULT;
+// masterDown is the longest time a BACKUP waits before taking over when it hears no master.
+//
+// The rule never leaves two holders for longer than a VRRP election would: the bootstrap
+// keepalived knows no peers, so it keeps the VIPs whatever other nodes do. It may keep them only
+// while this node's own keepalived may become MASTER. A FAULT instance (QuorumAware: the node's
+// API server is not ready) never will, and another node takes the VIPs within the master-down
+// interval, so past it the bootstrap keepalived goes as it does for a settled BACKUP.
+func DecideHandover(instances map[string]string, settledFor, masterDown time.Duration) (HandoverMode, bool) {
 	if len(instances) == 0 {
 		return "", false
 	}
 	switch {
 	case allEqual(instances, "MASTER"):
 		return HandoverKeep, true
-	case allEqual(instances, "BACKUP") && backupFor > masterDown:
+	case notHolding(instances) && settledFor > masterDown:
 		return HandoverRelease, true
 	}
 	return "", false
+}
+
+// notHolding reports whether every instance is BACKUP or FAULT: settled, and holding no VIP.
+func notHolding(instances map[string]string) bool {
+	for _, s := range instances {
+		if s != "BACKUP" && s != "FAULT" {
+			return false
+		}
+	}
+	return len(instances) > 0
 }
 
 // Handover runs on the DaemonSet's agent: it finds a bootstrap keepalived on this host and,
@@ -289,7 +306,7 @@ func (h *Handover) Run(ctx context.Context) {
 	}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
-	var backupSince time.Time
+	var settledSince time.Time
 	lastProbe := time.Now()
 	for {
 		select {
@@ -299,18 +316,18 @@ func (h *Handover) Run(ctx context.Context) {
 		}
 		states := h.Instances()
 		now := time.Now()
-		if len(states) > 0 && allEqual(states, "BACKUP") {
-			if backupSince.IsZero() {
-				backupSince = now
+		if notHolding(states) {
+			if settledSince.IsZero() {
+				settledSince = now
 			}
 		} else {
-			backupSince = time.Time{}
+			settledSince = time.Time{}
 		}
-		var backupFor time.Duration
-		if !backupSince.IsZero() {
-			backupFor = now.Sub(backupSince)
+		var settledFor time.Duration
+		if !settledSince.IsZero() {
+			settledFor = now.Sub(settledSince)
 		}
-		mode, ok := DecideHandover(states, backupFor, h.MasterDown())
+		mode, ok := DecideHandover(states, settledFor, h.MasterDown())
 		if !ok {
 			// The bootstrap agent may have gone (its manifest removed by hand): stop waiting.
 			if now.Sub(lastProbe) > 10*time.Second {

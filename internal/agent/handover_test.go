@@ -23,23 +23,28 @@ import (
 func TestDecideHandover(t *testing.T) {
 	const md = 400 * time.Millisecond
 	for name, tc := range map[string]struct {
-		instances map[string]string
-		backupFor time.Duration
-		mode      HandoverMode
-		ok        bool
+		instances  map[string]string
+		settledFor time.Duration
+		mode       HandoverMode
+		ok         bool
 	}{
-		"not started":                  {nil, 0, "", false},
-		"master":                       {map[string]string{"v4": "MASTER"}, 0, HandoverKeep, true},
-		"dual-stack master":            {map[string]string{"v4": "MASTER", "v6": "MASTER"}, 0, HandoverKeep, true},
-		"master on one family only":    {map[string]string{"v4": "MASTER", "v6": "BACKUP"}, 0, "", false},
-		"backup, still starting":       {map[string]string{"v4": "BACKUP"}, md / 2, "", false},
-		"backup at master-down":        {map[string]string{"v4": "BACKUP"}, md, "", false},
-		"backup past master-down":      {map[string]string{"v4": "BACKUP"}, md + time.Millisecond, HandoverRelease, true},
-		"fault keeps the bootstrap up": {map[string]string{"v4": "FAULT"}, time.Hour, "", false},
-		"stopped":                      {map[string]string{"v4": "STOP"}, time.Hour, "", false},
+		"not started":               {nil, 0, "", false},
+		"master":                    {map[string]string{"v4": "MASTER"}, 0, HandoverKeep, true},
+		"dual-stack master":         {map[string]string{"v4": "MASTER", "v6": "MASTER"}, 0, HandoverKeep, true},
+		"master on one family only": {map[string]string{"v4": "MASTER", "v6": "BACKUP"}, 0, "", false},
+		"backup, still starting":    {map[string]string{"v4": "BACKUP"}, md / 2, "", false},
+		"backup at master-down":     {map[string]string{"v4": "BACKUP"}, md, "", false},
+		"backup past master-down":   {map[string]string{"v4": "BACKUP"}, md + time.Millisecond, HandoverRelease, true},
+		"fault, still starting":     {map[string]string{"v4": "FAULT"}, md / 2, "", false},
+		// h1's API server is not ready at handover: h2 becomes MASTER within master-down, and
+		// h1's bootstrap must not hold the VIP next to it.
+		"fault past master-down":                   {map[string]string{"v4": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
+		"backup and fault past master-down":        {map[string]string{"v4": "BACKUP", "v6": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
+		"fault on one family, master on the other": {map[string]string{"v4": "MASTER", "v6": "FAULT"}, time.Hour, "", false},
+		"stopped": {map[string]string{"v4": "STOP"}, time.Hour, "", false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			mode, ok := DecideHandover(tc.instances, tc.backupFor, md)
+			mode, ok := DecideHandover(tc.instances, tc.settledFor, md)
 			if mode != tc.mode || ok != tc.ok {
 				t.Fatalf("got (%q, %v), want (%q, %v)", mode, ok, tc.mode, tc.ok)
 			}
@@ -180,6 +185,40 @@ func TestHandoverSocketIsPerGroup(t *testing.T) {
 	own := &Handover{Socket: api, Log: testr.NewWithInterface(t, testr.Options{})}
 	if !own.Probe(ctx) {
 		t.Fatal("the API group's own agent does not find its bootstrap")
+	}
+}
+
+// The DaemonSet's keepalived on the bootstrap node stays FAULT (its API server is not ready):
+// another node takes the VIP, so the bootstrap keepalived must let it go, cleanly.
+func TestHandoverReleasesWhenThisNodeStaysFault(t *testing.T) {
+	sock := socketName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	retired := make(chan HandoverMode, 1)
+	srv := &HandoverServer{Socket: sock, Log: testr.NewWithInterface(t, testr.Options{}), Retire: func(m HandoverMode) error { retired <- m; return nil }}
+	l, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ctx, l) }()
+	const masterDown = 300 * time.Millisecond
+	h := &Handover{Socket: sock, Log: testr.NewWithInterface(t, testr.Options{}), Poll: 10 * time.Millisecond,
+		Instances: func() map[string]string { return map[string]string{"v4": "FAULT"} }, MasterDown: func() time.Duration { return masterDown }}
+	if !h.Probe(ctx) {
+		t.Fatal("no bootstrap found")
+	}
+	start := time.Now()
+	h.Run(ctx)
+	select {
+	case m := <-retired:
+		if m != HandoverRelease {
+			t.Fatalf("retired with %s, want %s: a FAULT node must not keep the VIP", m, HandoverRelease)
+		}
+		if waited := time.Since(start); waited < masterDown {
+			t.Fatalf("released after %s, before the master-down interval %s", waited, masterDown)
+		}
+	default:
+		t.Fatal("the bootstrap keepalived was left holding the VIP while this node is FAULT")
 	}
 }
 
