@@ -25,3 +25,25 @@ func TestDaemonSetAsksItsOwnGroupsBootstrap(t *testing.T) {
 		t.Fatalf("args %v lack %s", ingress, want)
 	}
 }
+
+// The agent Pod: ready only while keepalived runs the node's current config (the supervisor keeps
+// agent.ReadyFile), and a PID 1 that reaps keepalived's orphans (the pause container's).
+func TestAgentPodReadinessAndReaping(t *testing.T) {
+	vg := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-apiserver"}}
+	spec := desiredDaemonSet(vg, "hacp:test").Spec.Template.Spec
+	if spec.ShareProcessNamespace == nil || !*spec.ShareProcessNamespace {
+		t.Error("no shared process namespace: the agent would be PID 1 and leave zombies unreaped")
+	}
+	c := spec.Containers[0]
+	p := c.ReadinessProbe
+	if p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{c.Command[0], "ready", "--dir=/run/hacp"}) {
+		t.Fatalf("readiness probe %+v: want %s ready --dir=/run/hacp", p, c.Command[0])
+	}
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		mounted = mounted || m.MountPath == "/run/hacp"
+	}
+	if !mounted {
+		t.Fatal("the probe's directory is not the agent's run directory")
+	}
+}

@@ -353,6 +353,9 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 					},
 					// SIGTERM makes keepalived send a priority-0 advert and drop the VIPs; give it time.
 					TerminationGracePeriodSeconds: ptr.To[int64](15),
+					// The pause container is PID 1 and reaps what keepalived leaves orphaned (check
+					// scripts, a VRRP child whose parent died); the agent would not.
+					ShareProcessNamespace: ptr.To(true),
 					Containers: []corev1.Container{{
 						Name:    "agent",
 						Image:   image,
@@ -363,8 +366,14 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 							env("NODE_NAME", "spec.nodeName"), env("HOST_IP", "status.hostIP"),
 						},
 						SecurityContext: agent.ContainerSecurityContext(),
-						VolumeMounts:    []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
-						Resources:       agent.ContainerResources(),
+						// Ready only while keepalived runs this node's current config: a rolling
+						// update waits for it before replacing the next node's agent.
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/usr/local/bin/hacp-agent", "ready", "--dir=/run/hacp"}}},
+							PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 1,
+						},
+						VolumeMounts: []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
+						Resources:    agent.ContainerResources(),
 					}},
 					Volumes: []corev1.Volume{
 						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},

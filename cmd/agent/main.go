@@ -43,6 +43,8 @@ func main() {
 	switch os.Args[1] {
 	case "check-apiserver":
 		os.Exit(checkAPIServer(os.Args[2:]))
+	case "ready":
+		os.Exit(ready(os.Args[2:], os.Stderr))
 	case "run":
 		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "hacp-agent:", err)

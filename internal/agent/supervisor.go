@@ -63,6 +63,8 @@ type Supervisor struct {
 
 	mu        sync.Mutex
 	report    Report
+	wanted    string // hash of the latest config given
+	startedAt time.Time
 	proc      *exec.Cmd
 	exited    chan error
 	instances map[string]string
@@ -98,6 +100,7 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 	restart := time.NewTimer(time.Hour)
 	restart.Stop()
 	var applied []byte
+	var delay time.Duration // the last restart delay; grows while keepalived keeps dying young
 	for {
 		var exited chan error
 		s.mu.Lock()
@@ -107,11 +110,18 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 		case <-ctx.Done():
 			return s.stop()
 		case text := <-configs:
-			if err := s.apply(ctx, text); err != nil {
+			s.setWanted(text)
+			err := s.apply(ctx, text)
+			s.updateReady()
+			if err != nil {
 				s.Log.Error(err, "Config not applied; the previous one keeps running")
 				continue
 			}
 			applied = text
+			if s.running() {
+				// A restart armed by an exit is moot: apply started keepalived.
+				restart.Stop()
+			}
 		case ev := <-events:
 			s.mu.Lock()
 			s.instances[ev.Name] = ev.State
@@ -128,19 +138,25 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 			})
 		case err := <-exited:
 			s.mu.Lock()
+			ranFor := time.Since(s.startedAt)
 			s.proc, s.exited = nil, nil
 			s.instances = map[string]string{}
 			s.mu.Unlock()
-			s.Log.Error(err, "keepalived exited unexpectedly; restarting in 1s")
+			delay = restartDelay(delay, ranFor)
+			s.Log.Error(err, "keepalived exited unexpectedly; restarting", "after", delay, "ranFor", ranFor.Round(time.Millisecond))
 			s.publish(func(r *Report) { r.State, r.ChangedAt = "STOP", time.Now() })
-			restart.Reset(time.Second)
+			s.updateReady()
+			restart.Reset(delay)
 		case <-restart.C:
-			if applied != nil {
+			// A config may have started keepalived since the timer was armed: never a second one.
+			if applied != nil && !s.running() {
 				s.cleanStale(ctx, applied)
 				if err := s.start(ctx); err != nil {
-					s.Log.Error(err, "Restarting keepalived failed; retrying in 5s")
-					restart.Reset(5 * time.Second)
+					delay = restartDelay(delay, 0)
+					s.Log.Error(err, "Restarting keepalived failed; retrying", "after", delay)
+					restart.Reset(delay)
 				}
+				s.updateReady()
 			}
 		}
 	}
@@ -165,7 +181,7 @@ func (s *Supervisor) apply(ctx context.Context, text []byte) error {
 	if err := os.WriteFile(next, text, 0o600); err != nil {
 		return reject(err)
 	}
-	out, err := command(ctx, s.Wrap, s.Keepalived, "--config-test", "-f", next).CombinedOutput()
+	out, err := runShort(ctx, s.Wrap, s.Keepalived, "--config-test", "-f", next)
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
 		var ee *exec.ExitError
@@ -216,8 +232,65 @@ func (s *Supervisor) start(ctx context.Context) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	s.mu.Lock()
-	s.proc, s.exited = cmd, exited
+	s.proc, s.exited, s.startedAt = cmd, exited, time.Now()
 	s.mu.Unlock()
+	return nil
+}
+
+// Restart delays: keepalived that dies at once is restarted after 1 s, then 2 s, 4 s, ... up to
+// a minute; one that ran for a minute or more before dying starts the series again.
+const (
+	restartMin = time.Second
+	restartMax = time.Minute
+)
+
+// restartDelay returns the delay before restarting keepalived, given the previous delay (0 for
+// none) and how long it ran before it exited.
+func restartDelay(prev, ranFor time.Duration) time.Duration {
+	if prev == 0 || ranFor >= restartMax {
+		return restartMin
+	}
+	return min(2*prev, restartMax)
+}
+
+// ReadyFile is where the supervisor records, in Dir, that keepalived runs the latest config it was
+// given: the agent's readiness probe (hacp-agent ready) reads it, so a rolling update of the
+// DaemonSet waits until each node's keepalived runs its current config.
+const ReadyFile = "ready"
+
+// setWanted records the latest config the supervisor was given.
+func (s *Supervisor) setWanted(text []byte) {
+	s.mu.Lock()
+	s.wanted = keepalived.HashConfig(text)
+	s.mu.Unlock()
+}
+
+// updateReady writes or removes ReadyFile: present, with the hash, exactly while keepalived runs
+// and the latest config given is the one it runs.
+func (s *Supervisor) updateReady() {
+	s.mu.Lock()
+	ready := s.proc != nil && s.wanted != "" && s.wanted == s.report.ConfigHash && s.report.ConfigError == ""
+	hash := s.wanted
+	s.mu.Unlock()
+	path := filepath.Join(s.Dir, ReadyFile)
+	if !ready {
+		_ = os.Remove(path)
+		return
+	}
+	if err := os.WriteFile(path+".tmp", []byte(hash+"\n"), 0o600); err == nil {
+		_ = os.Rename(path+".tmp", path)
+	}
+}
+
+// CheckReady is the readiness probe: nil when the supervisor using dir runs its latest config.
+func CheckReady(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, ReadyFile))
+	if err != nil {
+		return fmt.Errorf("keepalived does not run the current config (yet): %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errors.New("keepalived does not run the current config (yet)")
+	}
 	return nil
 }
 
@@ -334,6 +407,7 @@ func (s *Supervisor) stop() error {
 	s.mu.Lock()
 	s.proc, s.exited = nil, nil
 	s.mu.Unlock()
+	s.updateReady()
 	if !hard {
 		s.removeLeftovers(context.Background(), "")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
+	"time"
 
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -62,7 +63,7 @@ func VIPsOf(text []byte) ([]VIP, error) {
 func removeVIPEntries(ctx context.Context, wrap []string, vips []VIP, keep func(netip.Prefix) bool) ([]VIP, error) {
 	var removed []VIP
 	for _, v := range vips {
-		out, err := command(ctx, wrap, "ip", "-o", "addr", "show", "dev", v.Interface).CombinedOutput()
+		out, err := runShort(ctx, wrap, "ip", "-o", "addr", "show", "dev", v.Interface)
 		if err != nil {
 			continue // interface absent: nothing stale on it
 		}
@@ -70,7 +71,7 @@ func removeVIPEntries(ctx context.Context, wrap []string, vips []VIP, keep func(
 			if keep != nil && keep(p) {
 				continue
 			}
-			if out, err := command(ctx, wrap, "ip", "addr", "del", p.String(), "dev", v.Interface).CombinedOutput(); err != nil {
+			if out, err := runShort(ctx, wrap, "ip", "addr", "del", p.String(), "dev", v.Interface); err != nil {
 				return removed, fmt.Errorf("removing stale VIP %s from %s: %v: %s", p, v.Interface, err, strings.TrimSpace(string(out)))
 			}
 			removed = append(removed, VIP{Prefix: p, Interface: v.Interface})
@@ -91,6 +92,21 @@ func addrEntries(ipAddrOutput string, a netip.Addr) []netip.Prefix {
 }
 
 // command runs name with args, prefixed by wrap (for example `ip netns exec h1` in tests).
+// commandTimeout bounds one short command (ip, keepalived --config-test): a hung one must not
+// stall the supervisor, whose loop also handles keepalived's exits and state changes.
+var commandTimeout = 10 * time.Second
+
+// runShort runs a short command with commandTimeout and returns its combined output.
+func runShort(ctx context.Context, wrap []string, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	out, err := command(ctx, wrap, name, args...).CombinedOutput()
+	if ctx.Err() == context.DeadlineExceeded {
+		return out, fmt.Errorf("%s did not finish within %s: %w", name, commandTimeout, ctx.Err())
+	}
+	return out, err
+}
+
 func command(ctx context.Context, wrap []string, name string, args ...string) *exec.Cmd {
 	if len(wrap) == 0 {
 		return exec.CommandContext(ctx, name, args...)

@@ -82,6 +82,8 @@ func StaticPod(o Options) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			EnableServiceLinks:            ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To[int64](15),
+			// As the DaemonSet's: the pause container is PID 1 and reaps keepalived's orphans.
+			ShareProcessNamespace: ptr.To(true),
 			Containers: []corev1.Container{{
 				Name:    "agent",
 				Image:   o.Image,

@@ -74,6 +74,9 @@ func TestStaticPodIsLeastPrivilege(t *testing.T) {
 			t.Fatalf("capability %s added", cp)
 		}
 	}
+	if pod.Spec.ShareProcessNamespace == nil || !*pod.Spec.ShareProcessNamespace {
+		t.Fatal("no shared process namespace: the agent would be PID 1 and leave keepalived's orphans unreaped")
+	}
 	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
 		t.Fatal("the bootstrap Pod needs no API token")
 	}
