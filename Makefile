@@ -1,6 +1,14 @@
 # hacp Makefile. `make help` lists the targets.
 
 IMG ?= hacp:dev
+# hacp's version, linked into every binary (hacp-agent version, the manager's log).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_LDFLAGS = -s -w -X hacp.dev/hacp/internal/version.Version=$(VERSION)
+# `make image` writes the image here, as a docker-archive tarball (ctr images import, docker load).
+IMAGE_TAR ?= $(LOCALBIN)/hacp-image.tar
+# Debian packages in the image besides hacp's binaries; the Dockerfile installs the same list
+# (test/image keeps them in step).
+IMAGE_DEBS ?= keepalived iproute2
 # The kustomize directory under config/ that deploy and undeploy use: default, or with-pki.
 CONFIG ?= default
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -94,16 +102,37 @@ demo: ## Run the operator against an embedded local control plane with the seed'
 ##@ Build
 
 .PHONY: build
-build: ## Build manager, agent and hacpctl into bin/.
-	$(GO) build -o $(LOCALBIN)/ ./cmd/...
+build: ## Build hacp-manager, hacp-agent, hacpctl and kubectl-hacp (hacpctl as a kubectl plugin) into bin/, static and stripped.
+	@mkdir -p $(LOCALBIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacp-manager ./cmd/manager
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacp-agent ./cmd/agent
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacpctl ./cmd/hacpctl
+	ln -sf hacpctl $(LOCALBIN)/kubectl-hacp
+
+.PHONY: image
+image: build ## Build the image IMG as a docker-archive tarball (IMAGE_TAR) from bin/ and Debian's keepalived, with no container engine or registry; prints its digest.
+	./hack/debroot.sh $(LOCALBIN)/image-rootfs $(IMAGE_DEBS)
+	$(GO) run ./hack/ocibuild -o $(IMAGE_TAR) -t $(IMG) --rootfs $(LOCALBIN)/image-rootfs \
+		--file $(LOCALBIN)/hacp-manager:/usr/local/bin/hacp-manager:0755 \
+		--file $(LOCALBIN)/hacp-agent:/usr/local/bin/hacp-agent:0755 \
+		--file $(LOCALBIN)/hacpctl:/usr/local/bin/hacpctl:0755 \
+		--file hack/image/passwd:/etc/passwd:0644 --file hack/image/group:/etc/group:0644 \
+		--dir /tmp:1777 --dir /run:0755 --dir /run/hacp:0700 \
+		--label org.opencontainers.image.version=$(VERSION) \
+		--label org.opencontainers.image.source=hacp.dev/hacp \
+		--entrypoint /usr/local/bin/hacp-manager
+
+.PHONY: image-push
+image-push: ## Push IMAGE_TAR to IMG (a registry must be reachable; credentials from ~/.docker/config.json).
+	$(GO) run ./hack/ocibuild -push $(IMAGE_TAR) -t $(IMG)
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster in ~/.kube/config.
 	$(GO) run ./cmd/manager
 
 .PHONY: docker-build
-docker-build: ## Build the image (needs a container engine).
-	docker build -t $(IMG) .
+docker-build: ## Build the same image with a container engine (the Dockerfile; make image needs none).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the image IMG to its registry.
@@ -120,12 +149,12 @@ uninstall: ## Remove the CRDs.
 	kubectl delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests ## Deploy the operator with image IMG (CONFIG=with-pki for control-plane join commands).
-	kubectl kustomize config/$(CONFIG) | sed 's#image: hacp:dev#image: $(IMG)#' | kubectl apply --server-side -f -
+deploy: manifests ## Deploy the operator with image IMG (CONFIG=with-pki for control-plane join commands); agents get the same image.
+	$(GO) run ./hack/deploymanifests config/$(CONFIG) $(IMG) | kubectl apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: ## Remove the operator.
-	kubectl kustomize config/$(CONFIG) | kubectl delete --ignore-not-found -f -
+	$(GO) run ./hack/deploymanifests config/$(CONFIG) $(IMG) | kubectl delete --ignore-not-found -f -
 
 ##@ Tools
 

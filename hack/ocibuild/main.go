@@ -8,6 +8,7 @@
 //	go run ./hack/ocibuild -o OUT.tar -t TAG [-t TAG]... [--rootfs DIR]... [--file SRC:DST[:MODE]]...
 //	    [--dir DST[:MODE]]... [--symlink DST:TARGET]... [--entrypoint PATH] [--cmd ARG]... [--env K=V]...
 //	    [--user UID] [--label K=V]...
+//	go run ./hack/ocibuild -push OUT.tar -t REGISTRY/NAME:TAG
 //
 // Each --rootfs folder becomes one layer; --file, --dir and --symlink entries form one last layer.
 // The image digest is printed on stdout.
@@ -29,10 +30,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -44,6 +47,7 @@ func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 func main() {
 	var tags, rootfs, files, dirs, links, cmd, env, labels list
 	out := flag.String("o", "", "output tarball (docker-archive)")
+	push := flag.String("push", "", "instead of building, push the image in this tarball to every -t (credentials from ~/.docker/config.json)")
 	entrypoint := flag.String("entrypoint", "", "entrypoint (one path; arguments go in --cmd)")
 	user := flag.String("user", "", "user the image runs as (numeric UID)")
 	workdir := flag.String("workdir", "/", "working directory")
@@ -56,6 +60,12 @@ func main() {
 	flag.Var(&env, "env", "K=V environment variable (repeatable)")
 	flag.Var(&labels, "label", "K=V label (repeatable)")
 	flag.Parse()
+	if *push != "" && len(tags) > 0 {
+		if err := Push(*push, tags); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if *out == "" || len(tags) == 0 {
 		fmt.Fprintln(os.Stderr, "usage: ocibuild -o OUT.tar -t TAG [--rootfs DIR] [--file SRC:DST[:MODE]] ...")
 		os.Exit(2)
@@ -99,6 +109,25 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "ocibuild:", err)
 	os.Exit(1)
+}
+
+// Push uploads the (single) image of a docker-archive tarball to each tag.
+func Push(tarPath string, tags []string) error {
+	img, err := tarball.ImageFromPath(tarPath, nil)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		ref, err := name.NewTag(t)
+		if err != nil {
+			return err
+		}
+		if err := remote.Write(ref, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+			return fmt.Errorf("pushing %s: %w", t, err)
+		}
+		fmt.Fprintln(os.Stderr, "ocibuild: pushed", t)
+	}
+	return nil
 }
 
 // Spec is what goes into an image.
