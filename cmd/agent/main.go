@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,11 +34,12 @@ import (
 	"k8s.io/klog/v2"
 
 	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/apiclient"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|bootstrap|check-apiserver [flags]")
+		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|bootstrap|check-apiserver|version [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -45,6 +47,10 @@ func main() {
 		os.Exit(checkAPIServer(os.Args[2:]))
 	case "ready":
 		os.Exit(ready(os.Args[2:], os.Stderr))
+	case "version":
+		if err := printVersion(os.Stdout, os.Args[2:]); err != nil {
+			os.Exit(2)
+		}
 	case "run":
 		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "hacp-agent:", err)
@@ -90,6 +96,7 @@ func run(args []string) error {
 		fifo       = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path named by the rendered configs")
 		binary     = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig (default: in-cluster)")
+		localAPI   = fs.String("local-apiserver", "", "the node's own API server (host:port), dialed before the kubernetes Service so that the agent needs no kube-proxy (default: --host-ip:6443 in-cluster; 'none' disables)")
 		wrap       = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests: 'ip netns exec h1')")
 		handover   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket of a bootstrap agent on this host to take the VIPs over from")
 	)
@@ -114,6 +121,13 @@ func run(args []string) error {
 		return err
 	}
 	cfg.Timeout = 10 * time.Second
+	switch {
+	case *localAPI == "none":
+	case *localAPI != "":
+		cfg = apiclient.LocalFirst(cfg, *localAPI, time.Second)
+	case *kubeconfig == "" && *hostIP != "":
+		cfg = apiclient.LocalFirst(cfg, net.JoinHostPort(*hostIP, "6443"), time.Second)
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
