@@ -264,7 +264,7 @@ type JoinMaterialStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=hacp,categories=hacp
+// +kubebuilder:resource:shortName=hacp,categories=hacp-all
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
 // +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.readyMembers`,description="control-plane Nodes Ready / total"
 // +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.etcdSummary`,description="healthy voters / quorum"

@@ -297,7 +297,7 @@ type VIPGroupNodeStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=vipg,categories=hacp
+// +kubebuilder:resource:shortName=vipg,categories=hacp-all
 // +kubebuilder:printcolumn:name="VIPs",type=string,JSONPath=`.status.virtualIPs`
 // +kubebuilder:printcolumn:name="VRID",type=integer,JSONPath=`.spec.virtualRouterID`
 // +kubebuilder:printcolumn:name="Master",type=string,JSONPath=`.status.master`
