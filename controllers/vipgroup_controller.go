@@ -104,20 +104,19 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		return names
 	}
-	if other := conflictWith(&vg, groups.Items, membersOf); other != nil {
-		msg := fmt.Sprintf("virtualRouterID %d is already used by VIPGroup %s/%s on the same nodes; choose another VRID (1..255) for one of them", vg.Spec.VirtualRouterID, other.Namespace, other.Name)
-		setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionTrue, hacpv1.ReasonVRIDConflict, msg)
-		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonVRIDConflict, msg)
+	if c := conflictWith(&vg, groups.Items, membersOf); c != nil {
+		setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionTrue, c.reason, c.message)
+		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, c.reason, c.message)
 		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
 		if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
 			return ctrl.Result{}, err
 		}
 		if !meta.IsStatusConditionTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
-			r.Recorder.Eventf(&vg, other, corev1.EventTypeWarning, hacpv1.ReasonVRIDConflict, "Render", msg)
+			r.Recorder.Eventf(&vg, c.other, corev1.EventTypeWarning, c.reason, "Render", c.message)
 		}
 		return ctrl.Result{}, nil
 	}
-	setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionFalse, hacpv1.ReasonNoConflict, "no other VIPGroup uses this VRID on these nodes")
+	setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionFalse, hacpv1.ReasonNoConflict, "no older VIPGroup claims these virtual IPs, or this VRID on these nodes")
 
 	password, err := r.password(ctx, &vg)
 	var configs map[string]keepalived.NodeConfig

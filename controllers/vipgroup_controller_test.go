@@ -330,6 +330,44 @@ var _ = Describe("VIPGroup reconciler", func() {
 		}).Should(Succeed())
 	})
 
+	It("lets the older of two groups keep a virtual IP, whatever their VRIDs and nodes", func() {
+		tc := newTestCluster()
+		tc.addNode("h1", "198.51.100.151")
+		edge := tc.label + "-edge"
+		tc.createNode("h2", "198.51.100.152", map[string]string{"node-role.kubernetes.io/control-plane": "", "hacp-test": edge})
+		first := tc.vipGroup("first", 94, "198.51.100.150")
+		Expect(k8sClient.Create(ctx, first)).To(Succeed())
+		Eventually(func(g Gomega) { g.Expect(configSecret(g, first).Data).To(HaveLen(1)) }).Should(Succeed())
+		// Another VRID, on another node: both would still hold 198.51.100.150.
+		second := tc.vipGroup("second", 95, "198.51.100.159", "198.51.100.150")
+		second.Spec.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": "", "hacp-test": edge}
+		Expect(k8sClient.Create(ctx, second)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getVIPGroup(g, second)
+			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionConflict)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonVIPConflict))
+			g.Expect(c.Message).To(ContainSubstring("virtual IP 198.51.100.150 is already claimed by VIPGroup " + tc.ns + "/first"))
+			r := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
+			g.Expect(r).NotTo(BeNil())
+			g.Expect(r.Reason).To(Equal(hacpv1.ReasonVIPConflict))
+		}).Should(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "second-keepalived"}, &corev1.Secret{})).NotTo(Succeed(), "the newer group renders nothing")
+		Expect(meta.IsStatusConditionFalse(getVIPGroup(Default, first).Status.Conditions, hacpv1.ConditionConflict)).To(BeTrue())
+
+		By("dropping the contested address resolves it")
+		Eventually(func() error {
+			cur := getVIPGroup(Default, second)
+			cur.Spec.VirtualIPs = []string{"198.51.100.159"}
+			return k8sClient.Update(ctx, cur)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(meta.IsStatusConditionFalse(getVIPGroup(g, second).Status.Conditions, hacpv1.ConditionConflict)).To(BeTrue())
+			g.Expect(configSecret(g, second).Data).To(HaveKey(tc.nodeName("h2")))
+		}).Should(Succeed())
+	})
+
 	It("aggregates the agents' reports into master, node states and Ready", func() {
 		tc := newTestCluster()
 		names := []string{"h1", "h2", "h3"}

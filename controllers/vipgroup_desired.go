@@ -126,22 +126,40 @@ func groupMembers(vg *hacpv1.VIPGroup, nodes []corev1.Node, interfaces map[strin
 	return members, excluded
 }
 
-// conflictWith returns the VIPGroup that vg must yield to: one with the same VRID on overlapping
-// members that was created earlier (ties broken by namespace/name). nil when there is none.
-func conflictWith(vg *hacpv1.VIPGroup, others []hacpv1.VIPGroup, membersOf func(*hacpv1.VIPGroup) []string) *hacpv1.VIPGroup {
-	mine := membersOf(vg)
+// conflict is why a VIPGroup stands down: an older group holds what it claims.
+type conflict struct {
+	other   *hacpv1.VIPGroup
+	reason  string
+	message string
+}
+
+// conflictWith returns what vg must yield to: an older group (created earlier, ties broken by
+// namespace/name) that claims one of vg's virtual IPs (anywhere: two holders of one address break
+// it on the whole segment), or vg's VRID on overlapping members. nil when there is none.
+func conflictWith(vg *hacpv1.VIPGroup, others []hacpv1.VIPGroup, membersOf func(*hacpv1.VIPGroup) []string) *conflict {
+	var mine []string
 	for i := range others {
 		o := &others[i]
-		if o.UID == vg.UID || o.Spec.VirtualRouterID != vg.Spec.VirtualRouterID || !o.DeletionTimestamp.IsZero() {
+		if o.UID == vg.UID || !o.DeletionTimestamp.IsZero() || !olderThan(o, vg) {
 			continue
 		}
-		if !olderThan(o, vg) {
+		for _, v := range vg.Spec.VirtualIPs {
+			if slices.Contains(o.Spec.VirtualIPs, v) {
+				return &conflict{other: o, reason: hacpv1.ReasonVIPConflict, message: fmt.Sprintf(
+					"virtual IP %s is already claimed by VIPGroup %s/%s; both would hold the address: remove it from one of them", v, o.Namespace, o.Name)}
+			}
+		}
+		if o.Spec.VirtualRouterID != vg.Spec.VirtualRouterID {
 			continue
+		}
+		if mine == nil {
+			mine = membersOf(vg)
 		}
 		theirs := membersOf(o)
 		for _, m := range mine {
 			if slices.Contains(theirs, m) {
-				return o
+				return &conflict{other: o, reason: hacpv1.ReasonVRIDConflict, message: fmt.Sprintf(
+					"virtualRouterID %d is already used by VIPGroup %s/%s on the same nodes; choose another VRID (1..255) for one of them", vg.Spec.VirtualRouterID, o.Namespace, o.Name)}
 			}
 		}
 	}
