@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
@@ -202,7 +203,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 			g.Expect(labelsMatch(ds.Spec.Template.Spec.NodeSelector, h4.Labels)).To(BeTrue())
 			hashes = map[string]string{}
 			for _, n := range getVIPGroup(g, vg).Status.Nodes {
-				hashes[n.Name] = n.Address
+				hashes[n.Name] = strings.Join(n.Addresses, ",")
 			}
 			g.Expect(hashes).To(HaveKey(h4.Name))
 		}).Should(Succeed())
@@ -365,6 +366,32 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Eventually(func(g Gomega) {
 			g.Expect(meta.IsStatusConditionFalse(getVIPGroup(g, second).Status.Conditions, hacpv1.ConditionConflict)).To(BeTrue())
 			g.Expect(configSecret(g, second).Data).To(HaveKey(tc.nodeName("h2")))
+		}).Should(Succeed())
+	})
+
+	It("reports both addresses of a dual-stack node", func() {
+		tc := newTestCluster()
+		// Long forms of both families: together they exceed what one address may take.
+		v4, v6 := "198.51.100.171", "2001:db8:ffff:ffff:ffff:ffff:ffff:171"
+		n := tc.addNode("h1", v4)
+		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: v6})
+		Expect(k8sClient.Status().Update(ctx, n)).To(Succeed())
+		vg := tc.vipGroup("dual", 96, "198.51.100.170", "2001:db8::170")
+		vg.Spec.VRRPVersion = 3
+		vg.Spec.AdvertisementIntervalMilliseconds = 1000
+		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getVIPGroup(g, vg)
+			g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+			g.Expect(got.Status.Nodes).To(HaveLen(1))
+			g.Expect(got.Status.Nodes[0].Addresses).To(Equal([]string{v4, v6}))
+		}).Should(Succeed())
+		text := configSecret(Default, vg).Data[n.Name]
+		reportAgent(vg, n.Name, "MASTER", keepalivedHash(text))
+		Eventually(func(g Gomega) {
+			got := getVIPGroup(g, vg)
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, hacpv1.ConditionReady)).To(BeTrue())
+			g.Expect(got.Status.Master).To(Equal(n.Name))
 		}).Should(Succeed())
 	})
 

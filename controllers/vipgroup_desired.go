@@ -205,11 +205,9 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 	out := make([]hacpv1.VIPGroupNodeStatus, 0, len(plan))
 	for _, p := range plan {
 		ns := hacpv1.VIPGroupNodeStatus{Name: p.Member.Name, Priority: int32(p.Priority), Static: p.Member.Static}
-		addrs := make([]string, len(p.Member.Addresses))
-		for i, a := range p.Member.Addresses {
-			addrs[i] = a.String()
+		for _, a := range p.Member.Addresses {
+			ns.Addresses = append(ns.Addresses, a.String())
 		}
-		ns.Address = strings.Join(addrs, ",")
 		r, ok := reports[p.Member.Name]
 		switch {
 		case p.Member.Static:

@@ -267,10 +267,13 @@ type VIPGroupNodeStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// address is the member's unicast source address.
+	// addresses are the member's unicast source addresses, at most one per address family (a
+	// dual-stack node has an IPv4 and an IPv6 one).
 	// +optional
-	// +kubebuilder:validation:MaxLength=45
-	Address string `json:"address,omitempty"`
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:items:MaxLength=45
+	Addresses []string `json:"addresses,omitempty"`
 
 	// priority is the member's base VRRP priority from the priority plan.
 	// +optional

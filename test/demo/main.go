@@ -308,7 +308,7 @@ func printConditions(ctx context.Context, c client.Client) error {
 	}
 	fmt.Println("VIPGroup nodes:")
 	for _, n := range vg.Status.Nodes {
-		fmt.Printf("  %-3s %-13s priority %d  %-7s config %s\n", n.Name, n.Address, n.Priority, n.State, short(n.ConfigHash))
+		fmt.Printf("  %-3s %-13s priority %d  %-7s config %s\n", n.Name, strings.Join(n.Addresses, ","), n.Priority, n.State, short(n.ConfigHash))
 	}
 	return nil
 }
