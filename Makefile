@@ -93,6 +93,10 @@ bench-handover: ## How long the VIP leaves the first node when the DaemonSet tak
 bench-status: ## Status latency and manager memory with 5,000 workers and 5,000 Secrets, hacp's cache vs unrestricted; prints a table.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test ./test/bench -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m
 
+.PHONY: bench-image
+bench-image: ## What hacp's image weighs: layers, and each binary stripped vs with debug info; prints a table.
+	./hack/bench-image.sh
+
 ##@ Demo
 
 .PHONY: demo

@@ -17,7 +17,9 @@ var Version = "dev"
 func Keepalived(ctx context.Context, binary string) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "--version").CombinedOutput()
+	cmd := exec.CommandContext(ctx, binary, "--version")
+	cmd.Stdin = strings.NewReader("") // a pipe, not /dev/null: an image's filesystem may have no /dev
+	out, err := cmd.CombinedOutput()
 	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	if first == "" && err != nil {
 		return "unavailable (" + err.Error() + ")"
