@@ -2,13 +2,19 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
 
 // FieldOwner is the one server-side apply field manager for everything hacp writes.
@@ -21,6 +27,23 @@ const (
 	LabelVIPGroup       = "hacp.dev/vipgroup"
 	LabelHAControlPlane = "hacp.dev/hacontrolplane"
 )
+
+// haControlPlaneLabel is the LabelHAControlPlane value for hcp: namespace.name, made to fit.
+func haControlPlaneLabel(hcp *hacpv1.HAControlPlane) string {
+	return fitLabelValue(hcp.Namespace + "." + hcp.Name)
+}
+
+// fitLabelValue returns s when it is short enough for a label value, else a prefix of it and a
+// hash of all of it: two long values stay apart, and the result is a valid label value whenever
+// s is made of a label value's characters and starts with a letter or digit (as names do).
+func fitLabelValue(s string) string {
+	if len(s) <= validation.LabelValueMaxLength {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	suffix := "-" + hex.EncodeToString(sum[:])[:10]
+	return strings.TrimRight(s[:validation.LabelValueMaxLength-len(suffix)], "-_.") + suffix
+}
 
 // applyStatus writes status as a server-side apply of the status subresource: the fields hacp sets
 // are owned by FieldOwner, nothing else is touched, and there is no read-modify-write race with the

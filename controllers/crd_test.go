@@ -203,6 +203,11 @@ var _ = Describe("CRDs", func() {
 			map[string]any{"name": "h1", "address": "198.51.100.12"},
 		}), "Duplicate value"),
 		Entry("unknown preemption", set("spec.preemption", "Sometimes"), "supported values: \"Enabled\", \"Disabled\""),
+		Entry("name longer than a label value", set("metadata.name", strings.Repeat("v", 64)), "metadata.name must be at most 63 characters"),
+		Entry("nodeSelector key that is not a label key", set("spec.nodeSelector", map[string]any{"node role": ""}), "each nodeSelector key must be a label key"),
+		Entry("nodeSelector key with a bad prefix", set("spec.nodeSelector", map[string]any{"-bad.example/role": ""}), "each nodeSelector key must be a label key"),
+		Entry("nodeSelector value that is not a label value", set("spec.nodeSelector", map[string]any{"role": "control plane"}), "a label value must be empty, or at most 63"),
+		Entry("nodeSelector value too long", set("spec.nodeSelector", map[string]any{"role": strings.Repeat("x", 64)}), "spec.nodeSelector.role: Too long"),
 	)
 
 	DescribeTable("reject bad HAControlPlanes with a message a person can act on",
@@ -227,7 +232,21 @@ var _ = Describe("CRDs", func() {
 		Entry("relative pki directory", set("spec.joinMaterial.pkiDirectory", "etc/kubernetes/pki"), "spec.joinMaterial.pkiDirectory in body should match"),
 		Entry("etcd endpoint that is not a URL", set("spec.etcd", map[string]any{"endpoints": []any{"192.168.1.12:2379"}, "clientSecretRef": map[string]any{"name": "etcd"}}), "each etcd endpoint must be an http(s) URL"),
 		Entry("etcd without client secret", set("spec.etcd", map[string]any{"endpoints": []any{"https://192.168.1.12:2379"}}), "spec.etcd.clientSecretRef: Required value"),
+		Entry("name longer than a label value", set("metadata.name", strings.Repeat("h", 64)), "metadata.name must be at most 63 characters"),
+		Entry("controlPlaneSelector key that is not a label key", set("spec.controlPlaneSelector", map[string]any{"a/b/c": ""}), "each controlPlaneSelector key must be a label key"),
+		Entry("controlPlaneSelector value that is not a label value", set("spec.controlPlaneSelector", map[string]any{"role": "-x"}), "a label value must be empty, or at most 63"),
 	)
+
+	It("accept names and selectors of the longest valid forms", func() {
+		u := validVIPGroup("default")
+		set("metadata.name", strings.Repeat("v", 63))(u)
+		set("spec.nodeSelector", map[string]any{"example.com/" + strings.Repeat("k", 63): strings.Repeat("x", 63), "node-role.kubernetes.io/control-plane": ""})(u)
+		Expect(k8sClient.Create(ctx, u, client.DryRunAll)).To(Succeed())
+		h := validHAControlPlane("default")
+		set("metadata.name", strings.Repeat("h", 63))(h)
+		set("spec.controlPlaneSelector", map[string]any{"topology.kubernetes.io/zone": "eu-west-1a"})(h)
+		Expect(k8sClient.Create(ctx, h, client.DryRunAll)).To(Succeed())
+	})
 
 	It("accept the IPv6 and dual-stack forms people use", func() {
 		u := validVIPGroup("default")

@@ -99,7 +99,7 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error, error) {
 	var o observed
 	var nodes corev1.NodeList
-	sel := labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector)
+	sel := labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector.AsMap())
 	if err := r.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return o, nil, err
 	}

@@ -68,7 +68,7 @@ func (tc *testCluster) haControlPlane(name string) *hacpv1.HAControlPlane {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: tc.ns},
 		Spec: hacpv1.HAControlPlaneSpec{
 			ControlPlaneEndpoint: "198.51.100.8:6443",
-			ControlPlaneSelector: map[string]string{"node-role.kubernetes.io/control-plane": "", "hacp-test": tc.label},
+			ControlPlaneSelector: hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": "", "hacp-test": hacpv1.LabelValue(tc.label)},
 		},
 	}
 }

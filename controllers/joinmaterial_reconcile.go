@@ -49,7 +49,7 @@ func joinSpec(hcp *hacpv1.HAControlPlane) joinmaterial.Spec {
 
 // tokenLabels mark hacp's tokens for one HAControlPlane: hacp never touches tokens without them.
 func tokenLabels(hcp *hacpv1.HAControlPlane, role string) map[string]string {
-	return map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name, labelTokenRole: role}
+	return map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp), labelTokenRole: role}
 }
 
 // reconcileJoinMaterial keeps bootstrap tokens and the certificate key valid and publishes ready
@@ -76,7 +76,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	// Current material: hacp's tokens for this HAControlPlane, and its certificate upload. Read
 	// uncached: a cache that has not yet seen a token minted a moment ago would mint another.
 	var secrets corev1.SecretList
-	if err := r.APIReader.List(ctx, &secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}); err != nil {
+	if err := r.APIReader.List(ctx, &secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{LabelHAControlPlane: haControlPlaneLabel(hcp)}); err != nil {
 		return 0, err
 	}
 	var state joinmaterial.State
@@ -105,7 +105,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 			spec.UploadCerts = false
 		} else {
 			var kc corev1.Secret
-			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == hcp.Namespace+"."+hcp.Name {
+			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == haControlPlaneLabel(hcp) {
 				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && len(join.Data["certificateKey"]) > 0 {
 					state.Certs = &joinmaterial.CertState{Key: string(join.Data["certificateKey"]), Expires: exp}
 				}
@@ -161,7 +161,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	data["expiresAt"] = []byte(expires.UTC().Format(time.RFC3339))
 	js := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: joinSecretName(hcp), Namespace: hcp.Namespace, Labels: map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}},
+		ObjectMeta: metav1.ObjectMeta{Name: joinSecretName(hcp), Namespace: hcp.Namespace, Labels: map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
@@ -259,7 +259,7 @@ func (r *HAControlPlaneReconciler) uploadCerts(ctx context.Context, hcp *hacpv1.
 		return "", fmt.Errorf("creating the proxy token: %w", err)
 	}
 	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Secret", Name: ps.Name, UID: ps.UID}
-	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: hcp.Namespace + "." + hcp.Name}
+	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}
 	cs, err := joinmaterial.CertsSecret(key, files, false, owner, labels)
 	if err != nil {
 		return "", err

@@ -71,7 +71,7 @@ func nudge(h *hacpv1.HAControlPlane) {
 
 func hacpTokens(h *hacpv1.HAControlPlane) []corev1.Secret {
 	var list corev1.SecretList
-	Expect(k8sClient.List(ctx, &list, client.InNamespace("kube-system"), client.MatchingLabels{LabelHAControlPlane: h.Namespace + "." + h.Name, labelTokenRole: "join"})).To(Succeed())
+	Expect(k8sClient.List(ctx, &list, client.InNamespace("kube-system"), client.MatchingLabels{LabelHAControlPlane: haControlPlaneLabel(h), labelTokenRole: "join"})).To(Succeed())
 	return list.Items
 }
 

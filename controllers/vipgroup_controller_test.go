@@ -64,7 +64,7 @@ func (tc *testCluster) vipGroup(name string, vrid int32, vips ...string) *hacpv1
 			VirtualIPs:      vips,
 			VirtualRouterID: vrid,
 			Interface:       "eth0",
-			NodeSelector:    map[string]string{"node-role.kubernetes.io/control-plane": "", "hacp-test": tc.label},
+			NodeSelector:    hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": "", "hacp-test": hacpv1.LabelValue(tc.label)},
 		},
 	}
 }
@@ -131,7 +131,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 11+i))
 		}
 		tc.addWorker("worker", "198.51.100.30")      // not selected: no control-plane label
-		vg := tc.vipGroup("vip", 66, "198.51.100.8") // not 68: the example group in kube-system holds it on every control-plane node
+		vg := tc.vipGroup("vip", 66, "198.51.100.6") // not 68: the example group in kube-system holds it on every control-plane node; not .8: the CRD specs' groups claim it
 		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
 
 		Eventually(func(g Gomega) {
@@ -158,7 +158,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 			return k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "vip-keepalived"}, &ds)
 		}).Should(Succeed())
 		pod := ds.Spec.Template.Spec
-		Expect(pod.NodeSelector).To(Equal(vg.Spec.NodeSelector))
+		Expect(pod.NodeSelector).To(Equal(vg.Spec.NodeSelector.AsMap()))
 		Expect(pod.HostNetwork).To(BeTrue())
 		Expect(pod.Tolerations).To(ContainElement(HaveField("Key", "node-role.kubernetes.io/control-plane")))
 		// keepalived must run on a node whose pod network is not up yet (NotReady, NoSchedule),
@@ -222,16 +222,16 @@ var _ = Describe("VIPGroup reconciler", func() {
 		before := configSecret(Default, vg).Data
 		Eventually(func() error {
 			cur := getVIPGroup(Default, vg)
-			cur.Spec.VirtualIPs = []string{"198.51.100.9"}
+			cur.Spec.VirtualIPs = []string{"198.51.100.7"}
 			return k8sClient.Update(ctx, cur)
 		}).Should(Succeed())
 		Eventually(func(g Gomega) {
 			s := configSecret(g, vg)
 			for name, text := range s.Data {
 				g.Expect(string(text)).NotTo(Equal(string(before[name])))
-				g.Expect(string(text)).To(ContainSubstring("198.51.100.9/32"))
+				g.Expect(string(text)).To(ContainSubstring("198.51.100.7/32"))
 			}
-			g.Expect(getVIPGroup(g, vg).Status.VirtualIPs).To(Equal("198.51.100.9"))
+			g.Expect(getVIPGroup(g, vg).Status.VirtualIPs).To(Equal("198.51.100.7"))
 		}).Should(Succeed())
 	})
 
@@ -341,7 +341,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Eventually(func(g Gomega) { g.Expect(configSecret(g, first).Data).To(HaveLen(1)) }).Should(Succeed())
 		// Another VRID, on another node: both would still hold 198.51.100.150.
 		second := tc.vipGroup("second", 95, "198.51.100.159", "198.51.100.150")
-		second.Spec.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": "", "hacp-test": edge}
+		second.Spec.NodeSelector = hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": "", "hacp-test": hacpv1.LabelValue(edge)}
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, second)

@@ -87,7 +87,7 @@ func vipFamilies(spec hacpv1.VIPGroupSpec) map[int]bool {
 
 // selectsNode reports whether the VIPGroup's nodeSelector matches the node.
 func selectsNode(vg *hacpv1.VIPGroup, n *corev1.Node) bool {
-	return labels.SelectorFromSet(vg.Spec.NodeSelector).Matches(labels.Set(n.Labels))
+	return labels.SelectorFromSet(vg.Spec.NodeSelector.AsMap()).Matches(labels.Set(n.Labels))
 }
 
 // groupMembers computes members from Nodes and static members. Nodes come first by name; a
@@ -359,7 +359,7 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 					HostNetwork:        true,
 					DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
 					PriorityClassName:  "system-node-critical",
-					NodeSelector:       vg.Spec.NodeSelector,
+					NodeSelector:       vg.Spec.NodeSelector.AsMap(),
 					Tolerations: []corev1.Toleration{
 						{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
 						// Every effect: a node is NotReady (NoSchedule) until its pod network is up, and

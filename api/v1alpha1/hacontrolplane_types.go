@@ -38,7 +38,8 @@ type HAControlPlaneSpec struct {
 	// +optional
 	// +kubebuilder:default={"node-role.kubernetes.io/control-plane":""}
 	// +kubebuilder:validation:MaxProperties=16
-	ControlPlaneSelector map[string]string `json:"controlPlaneSelector,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="each controlPlaneSelector key must be a label key: an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+	ControlPlaneSelector LabelSet `json:"controlPlaneSelector,omitempty"`
 
 	// joinMaterial configures the bootstrap tokens and certificate key kept valid for `kubeadm join`.
 	// +optional
@@ -265,6 +266,7 @@ type JoinMaterialStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=hacp,categories=hacp-all
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: the join Secrets and labels hacp derives from it must fit"
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
 // +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.readyMembers`,description="control-plane Nodes Ready / total"
 // +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.etcdSummary`,description="healthy voters / quorum"

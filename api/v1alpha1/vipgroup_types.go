@@ -86,7 +86,8 @@ type VIPGroupSpec struct {
 	// +optional
 	// +kubebuilder:default={"node-role.kubernetes.io/control-plane":""}
 	// +kubebuilder:validation:MaxProperties=16
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="each nodeSelector key must be a label key: an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+	NodeSelector LabelSet `json:"nodeSelector,omitempty"`
 
 	// preemption says whether a returning higher-priority node takes the VIP back.
 	// +optional
@@ -118,6 +119,26 @@ type VIPGroupSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	StaticMembers []StaticMember `json:"staticMembers,omitempty"`
 }
+
+// LabelSet is a set of labels a Node must all carry (key: value), as in a Pod's nodeSelector.
+type LabelSet map[string]LabelValue
+
+// AsMap returns the selector as the plain map Kubernetes' label and Pod APIs take.
+func (s LabelSet) AsMap() map[string]string {
+	if s == nil {
+		return nil
+	}
+	out := make(map[string]string, len(s))
+	for k, v := range s {
+		out[k] = string(v)
+	}
+	return out
+}
+
+// LabelValue is a label's value.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="a label value must be empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+type LabelValue string
 
 // SecretKeyReference selects one key of a Secret in the same namespace.
 type SecretKeyReference struct {
@@ -301,6 +322,7 @@ type VIPGroupNodeStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=vipg,categories=hacp-all
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: it is the value of the hacp.dev/vipgroup label on everything the VIPGroup makes"
 // +kubebuilder:printcolumn:name="VIPs",type=string,JSONPath=`.status.virtualIPs`
 // +kubebuilder:printcolumn:name="VRID",type=integer,JSONPath=`.spec.virtualRouterID`
 // +kubebuilder:printcolumn:name="Master",type=string,JSONPath=`.status.master`

@@ -16,7 +16,7 @@ func Defaulted(spec hacpv1.VIPGroupSpec) hacpv1.VIPGroupSpec {
 		s.VRRPVersion = 2
 	}
 	if s.NodeSelector == nil {
-		s.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
+		s.NodeSelector = hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": ""}
 	}
 	if s.Preemption == "" {
 		s.Preemption = hacpv1.PreemptionEnabled

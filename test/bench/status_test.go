@@ -122,7 +122,7 @@ func runManager(b *testing.B, ctx context.Context, cfg *rest.Config, c client.Cl
 		}
 		setReady(b, ctx, c, n.Name, true)
 	}
-	hcp := &hacpv1.HAControlPlane{ObjectMeta: metav1.ObjectMeta{Name: prefix, Namespace: "default"}, Spec: hacpv1.HAControlPlaneSpec{ControlPlaneEndpoint: "198.51.100.8:6443", ControlPlaneSelector: nodeSel}}
+	hcp := &hacpv1.HAControlPlane{ObjectMeta: metav1.ObjectMeta{Name: prefix, Namespace: "default"}, Spec: hacpv1.HAControlPlaneSpec{ControlPlaneEndpoint: "198.51.100.8:6443", ControlPlaneSelector: hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": "", "bench": hacpv1.LabelValue(prefix)}}}
 	if err := c.Create(ctx, hcp); err != nil {
 		b.Fatal(err)
 	}

@@ -283,7 +283,7 @@ func vipGroupFor(p Profile, mode hacpv1.HealthCheckMode) *hacpv1.VIPGroup {
 		Spec: hacpv1.VIPGroupSpec{
 			VirtualIPs: []string{VIP.String()}, VirtualRouterID: 68, VRRPVersion: p.Version,
 			AdvertisementIntervalMilliseconds: p.AdvertMilliseconds,
-			NodeSelector:                      map[string]string{"node-role.kubernetes.io/control-plane": ""},
+			NodeSelector:                      hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": ""},
 			Preemption:                        hacpv1.PreemptionEnabled,
 			HealthCheck: hacpv1.HealthCheck{Mode: mode, APIServerPort: 6443, Path: "/readyz", IntervalSeconds: p.CheckInterval,
 				TimeoutMilliseconds: 500, Fall: p.Fall, Rise: 1},
