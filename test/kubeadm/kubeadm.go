@@ -97,7 +97,7 @@ networking:
   serviceSubnet: %[9]s
 controllerManager:
   extraArgs:
-  - name: node-cidr-mask-size
+  - name: node-cidr-mask-size-ipv4
     value: "27"
 ---
 %[10]s---

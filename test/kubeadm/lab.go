@@ -51,7 +51,7 @@ var kubeletSysctls = []string{"vm/overcommit_memory", "vm/panic_on_oom", "kernel
 // hostMountpoints are folders that must exist on the machine to be mount targets inside a node; the
 // ones the lab had to create are removed again at Close (they stay empty on the machine).
 var hostMountpoints = []string{"/etc/kubernetes", "/var/lib/kubelet", "/var/lib/etcd", "/var/lib/cni",
-	"/usr/libexec/kubernetes"}
+	"/usr/libexec/kubernetes", "/etc/hacp"}
 
 // Options configures a Lab.
 type Options struct {
@@ -226,7 +226,13 @@ func removeEmptyDirs(dir string) error {
 // --- cgroups ---
 
 // cgroupV1Roots lists the mount points of the machine's cgroup v1 hierarchies.
-func cgroupV1Roots() ([]string, error) {
+func cgroupV1Roots() ([]string, error) { return cgroupMounts(false) }
+
+// cgroupAllRoots adds the cgroup2 hierarchy of a hybrid machine, where runc creates each container's
+// cgroup too: the lab cleans it but has nothing to create there.
+func cgroupAllRoots() ([]string, error) { return cgroupMounts(true) }
+
+func cgroupMounts(v2 bool) ([]string, error) {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -238,7 +244,8 @@ func cgroupV1Roots() ([]string, error) {
 			continue
 		}
 		fields := strings.Fields(line)
-		if strings.Fields(after)[0] == "cgroup" && len(fields) > 4 {
+		fstype := strings.Fields(after)[0]
+		if (fstype == "cgroup" || v2 && fstype == "cgroup2") && len(fields) > 4 {
 			roots = append(roots, fields[4])
 		}
 	}
@@ -275,9 +282,9 @@ func (l *Lab) cgroupsCreate(rel string) error {
 	return nil
 }
 
-// cgroupProcs lists the processes in rel and below in every v1 hierarchy.
+// cgroupProcs lists the processes in rel and below in every hierarchy.
 func cgroupProcs(rel string) []int {
-	roots, _ := cgroupV1Roots()
+	roots, _ := cgroupAllRoots()
 	seen := map[int]bool{}
 	var pids []int
 	for _, root := range roots {
@@ -329,12 +336,12 @@ func killCgroup(rel string) error {
 	}
 }
 
-// cgroupsRemove removes rel and everything below it in every v1 hierarchy, deepest first.
+// cgroupsRemove removes rel and everything below it in every hierarchy, deepest first.
 func (l *Lab) cgroupsRemove(rel string) error {
 	if err := killCgroup(rel); err != nil {
 		return err
 	}
-	roots, err := cgroupV1Roots()
+	roots, err := cgroupAllRoots()
 	if err != nil {
 		return err
 	}

@@ -54,10 +54,10 @@ func requireLab(t *testing.T) (assets, repo string) {
 	return assets, repo
 }
 
-// newLab builds a lab with the seed's hosts booted (not yet clustered), closed at test cleanup;
-// on failure the nodes' logs are copied to a folder named in the test log.
-func newLab(t *testing.T) (*Lab, []Host) {
-	assets, repo := requireLab(t)
+// newLab builds a lab with the seed's hosts booted (not yet clustered, every image and the extra
+// image tarballs imported), closed at test cleanup; on failure the nodes' logs are copied to a
+// folder named in the test log.
+func newLab(t *testing.T, assets, repo string, extraImages ...string) (*Lab, []Host) {
 	start := time.Now()
 	lab, err := New(Options{Assets: assets, Repo: repo, Logf: func(f string, a ...any) {
 		t.Logf("%6.1fs "+f, append([]any{time.Since(start).Seconds()}, a...)...)
@@ -78,6 +78,7 @@ func newLab(t *testing.T) (*Lab, []Host) {
 	if err := lab.BuildImages(); err != nil {
 		t.Fatal(err)
 	}
+	lab.Images = append(lab.Images, extraImages...)
 	lab.Logf("images ready")
 	_, hosts := Seed()
 	for _, h := range hosts {
@@ -122,7 +123,8 @@ func saveLogs(t *testing.T, lab *Lab) {
 // (a Pod reaches the API through the kubernetes Service), h2 and h3 joined as control-plane nodes,
 // h4 as a worker, every Node Ready.
 func TestKubeadmLab(t *testing.T) {
-	lab, _ := newLab(t)
+	assets, repo := requireLab(t)
+	lab, _ := newLab(t, assets, repo)
 	vip, _ := Seed()
 	endpoint := vip.String() + ":6443"
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)

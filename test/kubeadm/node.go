@@ -48,6 +48,7 @@ var mounts = []struct{ dir, target string }{
 	{"var-lib-cni", "/var/lib/cni"},
 	{"var-log", "/var/log"},
 	{"usr-libexec-kubernetes", "/usr/libexec/kubernetes"},
+	{"etc-hacp", "/etc/hacp"}, // hacpctl bootstrap's keepalived.conf
 }
 
 // AddNode creates a node's network namespace and state folder; Start boots it. Pods on every node

@@ -1,0 +1,201 @@
+//go:build linux
+
+package kubeadm
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// hacpImage is the tag the lab builds hacp's image with (make image IMG=...).
+const hacpImage = "lab.hacp.dev/hacp:lab"
+
+// TestKubeadmQuickStart follows the README's quick start on the lab's nodes: hacpctl bootstrap on
+// h1 and its files installed, kubeadm init with the VIP as endpoint, make deploy CONFIG=with-pki and
+// the example resources applied with kubectl, the bootstrap keepalived retired, h2 and h3 joined with
+// `hacpctl join --control-plane`, h4 with `hacpctl join`, and the HAControlPlane counting three members.
+func TestKubeadmQuickStart(t *testing.T) {
+	assets, repo := requireLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	tarball, err := makeImage(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("make image took %s", time.Since(begin).Round(time.Second))
+	lab, _ := newLab(t, assets, repo, tarball)
+	vip, _ := Seed()
+	endpoint := vip.String() + ":6443"
+	h1 := lab.Node("h1")
+	bin := filepath.Join(lab.Root, "bin")
+	if err := lab.goBuild(filepath.Join(bin, "hacpctl"), "./cmd/hacpctl"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The example with the lab's VIP, and control-plane join commands enabled (make deploy CONFIG=with-pki).
+	example, err := os.ReadFile(filepath.Join(repo, "examples/haclusterplane.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := strings.ReplaceAll(string(example), "192.168.1.8", vip.String())
+	ex = strings.Replace(ex, "certificateUpload: Disabled", "certificateUpload: Enabled", 1)
+	exampleFile := filepath.Join(lab.Root, "haclusterplane.yaml")
+	if err := os.WriteFile(exampleFile, []byte(ex), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Step 2: hacpctl bootstrap on h1, its files installed as printed.
+	out, err := h1.Run(ctx, filepath.Join(bin, "hacpctl"), "bootstrap", "-f", exampleFile,
+		"--node", "h1="+h1.Addr.String(), "--image", hacpImage, "--out", filepath.Join(h1.Dir, "bootstrap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hacpctl bootstrap:\n%s", out)
+	installed := 0
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "sudo install ") {
+			if _, err := h1.Run(ctx, "sh", "-c", strings.TrimPrefix(line, "sudo ")); err != nil {
+				t.Fatal(err)
+			}
+			installed++
+		}
+	}
+	if installed != 2 {
+		t.Fatalf("hacpctl bootstrap printed %d install commands, want 2", installed)
+	}
+
+	// Step 3: kubeadm init with the VIP as endpoint and the certificates uploaded.
+	certKey := NewCertificateKey()
+	begin = time.Now()
+	if out, err = h1.Init(ctx, ClusterConfig{Endpoint: endpoint, CertificateKey: certKey}); err != nil {
+		t.Fatal(err)
+	}
+	lab.Logf("kubeadm init on h1 (VIP from the bootstrap static Pod) took %s", time.Since(begin).Round(time.Millisecond))
+	cfg, err := h1.RESTConfig(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	kubeconfig, err := h1.Kubeconfig(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := func(args ...string) string {
+		t.Helper()
+		out, err := kubectlOut(ctx, assets, kubeconfig, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	step := func(what string, d time.Duration, f func(context.Context) error) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		begin := time.Now()
+		if err := f(sctx); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		lab.Logf("%s after %s", what, time.Since(begin).Round(time.Millisecond))
+	}
+	step("h1 Ready", 3*time.Minute, func(ctx context.Context) error { return WaitNodesReady(ctx, client, "h1") })
+
+	// Step 4: install hacp as users do, and apply the two resources.
+	begin = time.Now()
+	deploy := exec.CommandContext(ctx, "make", "deploy", "IMG="+hacpImage, "CONFIG=with-pki")
+	deploy.Dir = repo
+	deploy.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+filepath.Join(assets, "bin")+":"+os.Getenv("PATH"))
+	if b, err := deploy.CombinedOutput(); err != nil {
+		t.Fatalf("make deploy: %v\n%s", err, b)
+	}
+	lab.Logf("make deploy took %s", time.Since(begin).Round(time.Millisecond))
+	kubectl("apply", "-f", exampleFile)
+	step("VIPGroup Ready", 5*time.Minute, func(ctx context.Context) error {
+		_, err := kubectlOut(ctx, assets, kubeconfig, "wait", "--for=condition=Ready", "vipg/kube-apiserver", "-n", "kube-system", "--timeout=5m")
+		return err
+	})
+	step("the bootstrap static Pod retired (its manifest gone from h1)", 3*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			_, err := os.Stat(filepath.Join(h1.Dir, "etc-kubernetes/manifests/hacp-bootstrap.yaml"))
+			return os.IsNotExist(err), "manifest still there", nil
+		})
+	})
+
+	// Step 5: join the other nodes with the commands hacp publishes.
+	hacpctl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "hacpctl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("hacpctl %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	var cpJoin, workerJoin string
+	step("hacp published the join commands", 3*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			cmd := exec.CommandContext(ctx, filepath.Join(bin, "hacpctl"), "join", "--control-plane")
+			cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+			b, err := cmd.CombinedOutput()
+			cpJoin = strings.TrimSpace(string(b))
+			return err == nil && strings.Contains(cpJoin, "--certificate-key"), cpJoin, nil
+		})
+	})
+	workerJoin = hacpctl("join")
+	for _, name := range []string{"h2", "h3", "h4"} {
+		cmd := cpJoin
+		if name == "h4" {
+			cmd = workerJoin
+		}
+		begin := time.Now()
+		if _, err := lab.Node(name).Join(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+		lab.Logf("kubeadm join on %s took %s", name, time.Since(begin).Round(time.Millisecond))
+	}
+	step("h1-h4 Ready", 5*time.Minute, func(ctx context.Context) error {
+		return WaitNodesReady(ctx, client, "h1", "h2", "h3", "h4")
+	})
+	step("HAControlPlane: 3/3 members, tolerance 1", 5*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out, err := kubectlOut(ctx, assets, kubeconfig, "get", "hacp", "kubernetes", "-n", "kube-system",
+				"-o", "jsonpath={.status.readyMembers} {.status.quorum.failureTolerance}")
+			return err == nil && out == "3/3 1", out, nil
+		})
+	})
+	t.Logf("\n%s", kubectl("get", "hacp,vipg", "-n", "kube-system", "-o", "wide"))
+	t.Logf("\n%s", hacpctl("whatif"))
+}
+
+// makeImage runs make image and returns the tarball it writes.
+func makeImage(ctx context.Context, repo string) (string, error) {
+	cmd := exec.CommandContext(ctx, "make", "image", "IMG="+hacpImage)
+	cmd.Dir = repo
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("make image: %v\n%s", err, b)
+	}
+	return filepath.Join(repo, "bin/hacp-image.tar"), nil
+}
+
+func kubectlOut(ctx context.Context, assets, kubeconfig string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(assets, "bin/kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(b), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, b)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
