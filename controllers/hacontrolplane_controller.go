@@ -12,10 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -55,6 +57,14 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	o, vgErr, err := r.observe(ctx, &hcp)
 	if err != nil {
+		// Nothing known can be said: say why, rather than keep the last answers.
+		msg := truncate("reading the cluster's state: "+err.Error(), 2048)
+		for _, typ := range []string{hacpv1.ConditionQuorumHealthy, hacpv1.ConditionVIPReady, hacpv1.ConditionAvailable} {
+			setCondition(&status.Conditions, gen, typ, metav1.ConditionUnknown, hacpv1.ReasonObserveFailed, msg)
+		}
+		if serr := applyStatus(ctx, r.Client, &hcp, status); serr != nil {
+			log.FromContext(ctx).Error(serr, "Writing the status after a failure", "hacontrolplane", klog.KObj(&hcp))
+		}
 		return ctrl.Result{}, err
 	}
 	qc, res, _ := quorumStatus(gen, o, status)
@@ -71,6 +81,11 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, status)
+	if jmErr != nil {
+		// JoinMaterialReady must not stay True while the material is not kept valid.
+		setCondition(&status.Conditions, gen, hacpv1.ConditionJoinMaterialReady, metav1.ConditionFalse, hacpv1.ReasonJoinFailed,
+			truncate(jmErr.Error()+"; the published join commands may be out of date (hacpctl join refuses expired ones)", 2048))
+	}
 	if err := applyStatus(ctx, r.Client, &hcp, status); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -77,7 +77,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	// uncached: a cache that has not yet seen a token minted a moment ago would mint another.
 	var secrets corev1.SecretList
 	if err := r.APIReader.List(ctx, &secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{LabelHAControlPlane: haControlPlaneLabel(hcp)}); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("listing hacp's bootstrap tokens in kube-system: %w", err)
 	}
 	var state joinmaterial.State
 	tokens := map[string]joinmaterial.Token{}
@@ -94,7 +94,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	var join corev1.Secret
 	joinErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: joinSecretName(hcp)}, &join)
 	if joinErr != nil && !apierrors.IsNotFound(joinErr) {
-		return 0, joinErr
+		return 0, fmt.Errorf("reading the join Secret %s: %w", joinSecretName(hcp), joinErr)
 	}
 	var certsProblem string
 	var files map[string][]byte
@@ -119,7 +119,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	if plan.Mint {
 		t, err := joinmaterial.NewToken(plan.MintExpires)
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("minting a bootstrap token: %w", err)
 		}
 		if err := r.Create(ctx, joinmaterial.TokenSecret(t, desc, tokenLabels(hcp, "join"))); err != nil {
 			return 0, fmt.Errorf("creating bootstrap token: %w", err)

@@ -152,25 +152,21 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	setCondition(&status.Conditions, gen, hacpv1.ConditionConfigValid, metav1.ConditionTrue, hacpv1.ReasonRendered, truncate(msg, 2048))
 
-	if err := applyOwned(ctx, r.Client, &vg, desiredKeepalivedSecret(&vg, configs)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("applying the config Secret: %w", err)
-	}
-	sa, role, rb := desiredAgentRBAC(&vg)
-	for _, obj := range []client.Object{sa, role, rb} {
-		if err := applyOwned(ctx, r.Client, &vg, obj); err != nil {
-			return ctrl.Result{}, fmt.Errorf("applying the agent's %T: %w", obj, err)
-		}
-	}
 	image := vg.Spec.Image
 	if image == "" {
 		image = r.AgentImage
 	}
-	if err := applyOwned(ctx, r.Client, &vg, desiredDaemonSet(&vg, image)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("applying the DaemonSet: %w", err)
-	}
-
 	plan, err := keepalived.PriorityPlan(vg.Spec, members)
+	if err == nil {
+		err = r.applyOwnedObjects(ctx, &vg, configs, image)
+	}
 	if err != nil {
+		// The status says what failed; the members' last reports stay as they were.
+		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonApplyFailed, truncate(err.Error(), 2048))
+		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
+		if serr := applyStatus(ctx, r.Client, &vg, &status); serr != nil {
+			logger.Error(serr, "Writing the status after a failure", "vipgroup", klog.KObj(&vg))
+		}
 		return ctrl.Result{}, err
 	}
 	status.ConfigHash = setHash(configs)
@@ -194,6 +190,24 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// applyOwnedObjects applies what runs a VIPGroup: its config Secret, the agents' RBAC and the
+// DaemonSet. The error names the object that failed.
+func (r *VIPGroupReconciler) applyOwnedObjects(ctx context.Context, vg *hacpv1.VIPGroup, configs map[string]keepalived.NodeConfig, image string) error {
+	if err := applyOwned(ctx, r.Client, vg, desiredKeepalivedSecret(vg, configs)); err != nil {
+		return fmt.Errorf("applying the config Secret %s: %w", keepalivedSecretName(vg), err)
+	}
+	sa, role, rb := desiredAgentRBAC(vg)
+	for _, obj := range []client.Object{sa, role, rb} {
+		if err := applyOwned(ctx, r.Client, vg, obj); err != nil {
+			return fmt.Errorf("applying the agents' %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	if err := applyOwned(ctx, r.Client, vg, desiredDaemonSet(vg, image)); err != nil {
+		return fmt.Errorf("applying the DaemonSet %s: %w", daemonSetName(vg), err)
+	}
+	return nil
 }
 
 // password returns the VRRPv2 password: the referenced Secret's, or one generated once into an

@@ -45,5 +45,7 @@ const (
 	ReasonEndpointNotVIP   = "EndpointNotVIP"
 	ReasonTokensValid      = "Valid"
 	ReasonJoinFailed       = "Failed"
+	ReasonApplyFailed      = "ApplyFailed"
+	ReasonObserveFailed    = "ObserveFailed"
 	ReasonEndpointMismatch = "EndpointMismatch"
 )

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,10 +39,12 @@ func runJoin(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return printJoin(ctx, c, *namespace, name, *controlPlane, stdout, fail)
+	return printJoin(ctx, c, *namespace, name, *controlPlane, time.Now(), stdout, fail)
 }
 
-func printJoin(ctx context.Context, c client.Client, namespace, name string, controlPlane bool, stdout io.Writer, fail func(int, string, ...any) int) int {
+// printJoin prints the join command the HAControlPlane's status names, unless it has expired at
+// now: kubeadm would fail with it after its preflight, on a node half set up.
+func printJoin(ctx context.Context, c client.Client, namespace, name string, controlPlane bool, now time.Time, stdout io.Writer, fail func(int, string, ...any) int) int {
 	var hcp hacpv1.HAControlPlane
 	if name == "" {
 		var list hacpv1.HAControlPlaneList
@@ -55,14 +58,15 @@ func printJoin(ctx context.Context, c client.Client, namespace, name string, con
 	} else if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &hcp); err != nil {
 		return fail(1, "%v", err)
 	}
-	if hcp.Status.JoinMaterial == nil || hcp.Status.JoinMaterial.SecretName == "" {
-		msg := "no join material yet"
-		for _, cond := range hcp.Status.Conditions {
-			if cond.Type == hacpv1.ConditionJoinMaterialReady {
-				msg = cond.Reason + ": " + cond.Message
-			}
+	why := "no join material yet"
+	for _, cond := range hcp.Status.Conditions {
+		if cond.Type == hacpv1.ConditionJoinMaterialReady {
+			why = cond.Reason + ": " + cond.Message
 		}
-		return fail(1, "%s/%s: %s", namespace, hcp.Name, msg)
+	}
+	jm := hcp.Status.JoinMaterial
+	if jm == nil || jm.SecretName == "" {
+		return fail(1, "%s/%s: %s", namespace, hcp.Name, why)
 	}
 	var s corev1.Secret
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: hcp.Status.JoinMaterial.SecretName}, &s); err != nil {
@@ -76,6 +80,31 @@ func printJoin(ctx context.Context, c client.Client, namespace, name string, con
 	if !ok {
 		return fail(1, "Secret %s/%s has no %s: certificate upload is disabled or unavailable (see the JoinMaterialReady condition)", namespace, s.Name, key)
 	}
+	if expires := commandExpiry(jm, controlPlane, s.Data["expiresAt"]); !expires.IsZero() && !now.Before(expires) {
+		return fail(1, "%s/%s: the join command in Secret %s expired at %s and has not been renewed (JoinMaterialReady %s); not printing it",
+			namespace, hcp.Name, s.Name, expires.UTC().Format(time.RFC3339), why)
+	}
 	fmt.Fprintf(stdout, "%s\n", cmd)
 	return 0
+}
+
+// commandExpiry is when a join command stops working: its token's expiry, and for a control-plane
+// command also the certificate key's. The Secret's expiresAt stands in when status has neither.
+func commandExpiry(jm *hacpv1.JoinMaterialStatus, controlPlane bool, secretExpiresAt []byte) time.Time {
+	var out time.Time
+	earliest := func(t *metav1.Time) {
+		if t != nil && (out.IsZero() || t.Time.Before(out)) {
+			out = t.Time
+		}
+	}
+	earliest(jm.TokenExpiresAt)
+	if controlPlane {
+		earliest(jm.CertificateKeyExpiresAt)
+	}
+	if out.IsZero() {
+		if t, err := time.Parse(time.RFC3339, string(secretExpiresAt)); err == nil {
+			out = t
+		}
+	}
+	return out
 }

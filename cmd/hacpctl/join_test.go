@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,9 +16,24 @@ import (
 )
 
 func TestPrintJoin(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(d)} }
 	hcp := &hacpv1.HAControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "kube-system"},
-		Status:     hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join"}},
+		Status:     hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(20 * time.Hour), CertificateKeyExpiresAt: at(time.Hour)}},
+	}
+	// The operator stopped renewing (its conditions say why): the token is still valid, the
+	// certificate key expired.
+	stale := &hacpv1.HAControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "stale", Namespace: "old"},
+		Status: hacpv1.HAControlPlaneStatus{
+			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(time.Hour), CertificateKeyExpiresAt: at(-time.Minute)},
+			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "Failed", Message: "publishing the join Secret: forbidden"}},
+		},
+	}
+	expired := &hacpv1.HAControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "expired", Namespace: "old"},
+		Status:     hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(-time.Second)}},
 	}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes-join", Namespace: "kube-system"},
@@ -30,7 +46,9 @@ func TestPrintJoin(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "other"},
 		Status:     hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
 	}
-	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, s, pending).Build()
+	oldSecret := s.DeepCopy()
+	oldSecret.Namespace = "old"
+	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, stale, expired, s, oldSecret, pending).Build()
 	for _, tc := range []struct {
 		ns, name string
 		cp       bool
@@ -41,10 +59,13 @@ func TestPrintJoin(t *testing.T) {
 		{"kube-system", "kubernetes", true, 0, "--control-plane --certificate-key 11\n"},
 		{"other", "pending", false, 1, "ClusterInfoUnavailable: ConfigMap kube-public/cluster-info not found"},
 		{"kube-system", "missing", false, 1, "not found"},
+		{"old", "stale", false, 0, "--discovery-token-ca-cert-hash sha256:00\n"},
+		{"old", "stale", true, 1, "expired at 2026-11-30T11:59:00Z and has not been renewed (JoinMaterialReady Failed: publishing the join Secret: forbidden)"},
+		{"old", "expired", false, 1, "expired at 2026-11-30T11:59:59Z"},
 	} {
 		var out, errOut bytes.Buffer
 		fail := func(code int, format string, a ...any) int { fmt.Fprintf(&errOut, format, a...); return code }
-		code := printJoin(context.Background(), c, tc.ns, tc.name, tc.cp, &out, fail)
+		code := printJoin(context.Background(), c, tc.ns, tc.name, tc.cp, now, &out, fail)
 		got := out.String() + errOut.String()
 		if code != tc.code || !strings.Contains(got, tc.want) {
 			t.Errorf("%s/%s cp=%v: exit %d %q, want %d %q", tc.ns, tc.name, tc.cp, code, got, tc.code, tc.want)
