@@ -37,6 +37,10 @@ type HAControlPlaneReconciler struct {
 	Etcd      etcdprobe.Prober
 	// EtcdPeriod is how often etcd is re-probed: a dead member sends no event.
 	EtcdPeriod time.Duration
+	// Certs reads the control plane's served certificates, each at most once per its period.
+	Certs *certificateCache
+	// NodeName is the node the manager runs on: its certificate files are compared with what is served.
+	NodeName string
 }
 
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes,verbs=get;list;watch
@@ -80,6 +84,11 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		meta.SetStatusCondition(&status.Conditions, c)
 	}
 
+	prevCerts := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionCertificatesValid)
+	certs, earliest, cc := certificatesStatus(gen, r.Clock.Now(), hcp.Spec.Certificates, r.observeCertificates(ctx, &hcp, o.nodes))
+	status.Certificates, status.EarliestCertificateExpiry = certs, earliest
+	meta.SetStatusCondition(&status.Conditions, cc)
+
 	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, status)
 	if jmErr != nil {
 		// JoinMaterialReady must not stay True while the material is not kept valid.
@@ -97,11 +106,17 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		r.Recorder.Eventf(&hcp, nil, typ, qc.Reason, "QuorumCheck", "%s", qc.Message)
 	}
+	if cc.Status == metav1.ConditionFalse && (prevCerts == nil || prevCerts.Reason != cc.Reason) {
+		r.Recorder.Eventf(&hcp, nil, corev1.EventTypeWarning, cc.Reason, "CertificateCheck", "%s", cc.Message)
+	}
 	if jmErr != nil {
 		return ctrl.Result{}, jmErr
 	}
 	result := ctrl.Result{}
-	if hcp.Spec.Etcd != nil {
+	if r.Certs != nil && r.Certs.read != nil {
+		result.RequeueAfter = r.Certs.period
+	}
+	if hcp.Spec.Etcd != nil && (result.RequeueAfter == 0 || r.EtcdPeriod < result.RequeueAfter) {
 		result.RequeueAfter = r.EtcdPeriod
 	}
 	if next > 0 && (result.RequeueAfter == 0 || next < result.RequeueAfter) {
@@ -184,6 +199,12 @@ func (r *HAControlPlaneReconciler) recordMetrics(hcp *hacpv1.HAControlPlane, st 
 	}
 	if jm := st.JoinMaterial; jm != nil && jm.TokenExpiresAt != nil {
 		metricTokenExpiry.WithLabelValues(ns, name).Set(float64(jm.TokenExpiresAt.Unix()))
+	}
+	metricCertificateExpiry.DeletePartialMatch(map[string]string{"namespace": ns, "name": name})
+	for _, c := range st.Certificates {
+		if c.NotAfter != nil {
+			metricCertificateExpiry.WithLabelValues(ns, name, c.Node, c.Component).Set(float64(c.NotAfter.Unix()))
+		}
 	}
 }
 

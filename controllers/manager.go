@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/etcdprobe"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -87,6 +89,14 @@ type Config struct {
 	EtcdPeriod time.Duration
 	// KeepalivedOptions are the node-side paths in the agent image; zero means the defaults.
 	KeepalivedOptions keepalived.Options
+	// CertificatePeriod is how often served certificates are read again; zero means 10 minutes.
+	CertificatePeriod time.Duration
+	// ReadCertificates reads served certificates (certexpiry.ReadAll: a TLS handshake with each);
+	// nil reads none, and CertificatesValid says so. The manager sets it; tests and the demo,
+	// whose Nodes have addresses outside this machine, give one that dials only their own servers.
+	ReadCertificates func(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed
+	// NodeName is the manager's node, whose certificate files it compares with what is served.
+	NodeName string
 }
 
 // SetupReconcilers registers both reconcilers with mgr.
@@ -115,7 +125,12 @@ func SetupReconcilers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.EtcdPeriod == 0 {
 		cfg.EtcdPeriod = 10 * time.Second
 	}
+	if cfg.CertificatePeriod == 0 {
+		cfg.CertificatePeriod = DefaultCertificatePeriod
+	}
 	hcr := &HAControlPlaneReconciler{
+		Certs:      &certificateCache{read: cfg.ReadCertificates, period: cfg.CertificatePeriod},
+		NodeName:   cfg.NodeName,
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Scheme:     mgr.GetScheme(),

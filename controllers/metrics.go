@@ -21,8 +21,11 @@ var (
 	metricTokenExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "hacp_join_token_expiry_timestamp_seconds", Help: "When the current join token expires.",
 	}, []string{"namespace", "name"})
+	metricCertificateExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hacp_certificate_expiry_timestamp_seconds", Help: "When a control-plane certificate, as served, expires (node is empty for a CA).",
+	}, []string{"namespace", "name", "node", "component"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(metricVoters, metricHealthy, metricTolerance, metricVIPMaster, metricTokenExpiry)
+	metrics.Registry.MustRegister(metricVoters, metricHealthy, metricTolerance, metricVIPMaster, metricTokenExpiry, metricCertificateExpiry)
 }

@@ -72,7 +72,8 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	fakeClock = clocktesting.NewFakeClock(time.Now())
-	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test", EtcdPeriod: time.Second, Clock: fakeClock})).To(Succeed())
+	Expect(SetupReconcilers(mgr, Config{AgentImage: "hacp:test", EtcdPeriod: time.Second, Clock: fakeClock,
+		ReadCertificates: readTestCertificates, CertificatePeriod: time.Second})).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

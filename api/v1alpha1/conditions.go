@@ -19,6 +19,9 @@ const (
 	ConditionVIPReady = "VIPReady"
 	// ConditionJoinMaterialReady (HAControlPlane): a complete, unexpired join command exists.
 	ConditionJoinMaterialReady = "JoinMaterialReady"
+	// ConditionCertificatesValid (HAControlPlane): no control-plane certificate expires within
+	// spec.certificates.warnBefore, and none renewed on disk is still served old.
+	ConditionCertificatesValid = "CertificatesValid"
 )
 
 // Condition reasons.
@@ -48,4 +51,10 @@ const (
 	ReasonApplyFailed      = "ApplyFailed"
 	ReasonObserveFailed    = "ObserveFailed"
 	ReasonEndpointMismatch = "EndpointMismatch"
+	// CertificatesValid reasons.
+	ReasonCertificatesValid = "CertificatesValid"
+	ReasonExpiringSoon      = "ExpiringSoon"
+	ReasonExpired           = "Expired"
+	ReasonRenewedNotServed  = "RenewedNotServed"
+	ReasonNotObserved       = "NotObserved"
 )

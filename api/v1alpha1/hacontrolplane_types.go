@@ -50,6 +50,13 @@ type HAControlPlaneSpec struct {
 	// membership is inferred from kubeadm's etcd mirror pods.
 	// +optional
 	Etcd *EtcdAccess `json:"etcd,omitempty"`
+
+	// certificates configures the watch on the control plane's certificate expiry: the API server,
+	// etcd (client and peer) and kubelet serving certificates of every control-plane node, read
+	// over TLS as they are served, and the cluster CA.
+	// +optional
+	// +kubebuilder:default={}
+	Certificates CertificatesSpec `json:"certificates,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -175,6 +182,16 @@ type HAControlPlaneStatus struct {
 	// joinMaterial names the join Secret and when its material expires; never secret values.
 	// +optional
 	JoinMaterial *JoinMaterialStatus `json:"joinMaterial,omitempty"`
+
+	// certificates lists the control plane's certificates, soonest expiry first.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	Certificates []CertificateStatus `json:"certificates,omitempty"`
+
+	// earliestCertificateExpiry is the soonest expiry among certificates.
+	// +optional
+	EarliestCertificateExpiry *metav1.Time `json:"earliestCertificateExpiry,omitempty"`
 }
 
 // MemberStatus is one control-plane member.
@@ -273,6 +290,7 @@ type JoinMaterialStatus struct {
 // +kubebuilder:printcolumn:name="Tolerance",type=integer,JSONPath=`.status.quorum.failureTolerance`,description="further voter failures survivable"
 // +kubebuilder:printcolumn:name="VIP-Master",type=string,JSONPath=`.status.vipMaster`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Certs-Expire",type=date,JSONPath=`.status.earliestCertificateExpiry`,description="soonest certificate expiry"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // HAControlPlane keeps a kubeadm control plane's join material valid and reports its quorum

@@ -31,6 +31,9 @@ Usage:
   hacpctl join [NAME] [--control-plane] [-n NAMESPACE]
       Print the current kubeadm join command from the HAControlPlane's join Secret.
 
+  hacpctl certs [NAME] [-n NAMESPACE] | hacpctl certs -f FILE
+      Print the control plane's certificates as their servers present them, soonest expiry first.
+
 Run 'hacpctl COMMAND -h' for the flags of a command.
 `
 
@@ -55,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runWhatIf(args[1:], stdout, stderr)
 	case "join":
 		return runJoin(args[1:], stdout, stderr)
+	case "certs":
+		return runCerts(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -32,50 +32,59 @@ func runWhatIf(args []string, stdout, stderr io.Writer) int {
 	if done {
 		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "hacpctl whatif: "+format+"\n", a...)
+	hcp, err := loadHAControlPlane(*file, *namespace, *kubeconfig, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "hacpctl whatif: %v\n", err)
 		return exitUsage
 	}
+	printWhatIf(stdout, hcp)
+	return 0
+}
+
+// loadHAControlPlane reads an HAControlPlane from a saved YAML file (file), or from the cluster:
+// the one named, or the only one in namespace.
+func loadHAControlPlane(file, namespace, kubeconfig, name string) (*hacpv1.HAControlPlane, error) {
 	var hcp hacpv1.HAControlPlane
-	if *file != "" {
-		data, err := os.ReadFile(*file)
+	if file != "" {
+		data, err := os.ReadFile(file)
 		if err != nil {
-			return fail("%v", err)
+			return nil, err
 		}
 		objs, err := manifest.Decode(data)
 		if err != nil {
-			return fail("%s: %v", *file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		found, err := manifest.Into(objs, "HAControlPlane", &hcp)
 		if err != nil {
-			return fail("%s: %v", *file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		if !found {
-			return fail("%s: no HAControlPlane", *file)
+			return nil, fmt.Errorf("%s: no HAControlPlane", file)
 		}
-	} else {
-		c, err := newClient(*kubeconfig)
-		if err != nil {
-			return fail("%v (if the API is down, use -f with a saved status)", err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if name == "" {
-			var list hacpv1.HAControlPlaneList
-			if err := c.List(ctx, &list, client.InNamespace(*namespace)); err != nil {
-				return fail("listing HAControlPlanes in %s: %v (if the API is down, use -f with a saved status)", *namespace, err)
-			}
-			if len(list.Items) != 1 {
-				return fail("%d HAControlPlanes in %s: name one", len(list.Items), *namespace)
-			}
-			hcp = list.Items[0]
-		} else if err := c.Get(ctx, types.NamespacedName{Namespace: *namespace, Name: name}, &hcp); err != nil {
-			return fail("%v (if the API is down, use -f with a saved status)", err)
-		}
+		return &hcp, nil
 	}
-	printWhatIf(stdout, &hcp)
-	return 0
+	c, err := newClient(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("%w (if the API is down, use -f with a saved status)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if name == "" {
+		var list hacpv1.HAControlPlaneList
+		if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			return nil, fmt.Errorf("listing HAControlPlanes in %s: %w (if the API is down, use -f with a saved status)", namespace, err)
+		}
+		if len(list.Items) != 1 {
+			return nil, fmt.Errorf("%d HAControlPlanes in %s: name one", len(list.Items), namespace)
+		}
+		return &list.Items[0], nil
+	}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &hcp); err != nil {
+		return nil, fmt.Errorf("%w (if the API is down, use -f with a saved status)", err)
+	}
+	return &hcp, nil
 }
+
 
 func newClient(kubeconfig string) (client.Client, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()

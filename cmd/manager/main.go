@@ -16,6 +16,7 @@ import (
 
 	"hacp.dev/hacp/controllers"
 	"hacp.dev/hacp/internal/apiclient"
+	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/version"
 )
 
@@ -94,7 +95,8 @@ func main() {
 		}
 	}
 	setupLog.Info("Agent image", "image", agentImage, "version", version.Version)
-	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: agentImage}); err != nil {
+	cfg := controllers.Config{AgentImage: agentImage, ReadCertificates: certexpiry.ReadAll, NodeName: os.Getenv("NODE_NAME")}
+	if err := controllers.SetupReconcilers(mgr, cfg); err != nil {
 		setupLog.Error(err, "Unable to set up reconcilers")
 		os.Exit(1)
 	}
