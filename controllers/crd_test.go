@@ -132,7 +132,8 @@ var _ = Describe("CRDs", func() {
 		Expect(vg.Spec.HealthCheck.Mode).To(Equal(hacpv1.HealthCheckQuorumAware))
 		Expect(vg.Spec.HealthCheck.Path).To(Equal("/readyz"))
 		Expect(vg.Spec.HealthCheck.APIServerPort).To(BeEquivalentTo(6443))
-		Expect(vg.Spec.Preemption).To(Equal(hacpv1.PreemptionEnabled))
+		// One disruption per failure: a returning node does not take the VIP back.
+		Expect(vg.Spec.Preemption).To(Equal(hacpv1.PreemptionDisabled))
 	})
 
 	It("default VIPGroups the way keepalived.Defaulted does for files that never reach the API server", func() {

@@ -24,10 +24,11 @@ const (
 type Preemption string
 
 const (
-	// PreemptionEnabled moves the VIP back to the highest-priority healthy node (keepalived's default).
+	// PreemptionEnabled moves the VIP back to the highest-priority healthy node (keepalived's
+	// default), which breaks the connections through the VIP a second time when a node returns.
 	PreemptionEnabled Preemption = "Enabled"
-	// PreemptionDisabled leaves the VIP where it is while its holder stays healthy (`nopreempt`),
-	// which saves one failover when a node returns.
+	// PreemptionDisabled leaves the VIP where it is while its holder stays healthy (`nopreempt`):
+	// one disruption per failure, none when a node returns. hacp's default.
 	PreemptionDisabled Preemption = "Disabled"
 )
 
@@ -89,9 +90,13 @@ type VIPGroupSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="each nodeSelector key must be a label key: an optional DNS subdomain and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 	NodeSelector LabelSet `json:"nodeSelector,omitempty"`
 
-	// preemption says whether a returning higher-priority node takes the VIP back.
+	// preemption says whether a returning higher-priority node takes the VIP back. Disabled (the
+	// default) costs one disruption per failure: connections through the VIP break when its holder
+	// fails, not again when that node returns. Enabled moves the VIP back to the highest-priority
+	// healthy node as soon as it is healthy, breaking the connections through the VIP a second
+	// time; choose it only when one node must hold the VIP whenever it can.
 	// +optional
-	// +kubebuilder:default=Enabled
+	// +kubebuilder:default=Disabled
 	Preemption Preemption `json:"preemption,omitempty"`
 
 	// passwordSecretRef names a Secret in the VIPGroup's namespace holding the VRRPv2 PASS password

@@ -19,7 +19,7 @@ func Defaulted(spec hacpv1.VIPGroupSpec) hacpv1.VIPGroupSpec {
 		s.NodeSelector = hacpv1.LabelSet{"node-role.kubernetes.io/control-plane": ""}
 	}
 	if s.Preemption == "" {
-		s.Preemption = hacpv1.PreemptionEnabled
+		s.Preemption = hacpv1.PreemptionDisabled
 	}
 	if s.PasswordSecretRef != nil && s.PasswordSecretRef.Key == "" {
 		s.PasswordSecretRef.Key = "password"

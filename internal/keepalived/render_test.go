@@ -203,3 +203,24 @@ func TestWeightedAndQuorumAwareDifferOnlyInWeight(t *testing.T) {
 		t.Fatalf("unexpected weights:\n%s\n%s", q.Text, w.Text)
 	}
 }
+
+// One disruption per failure: a spec that says nothing about preemption renders nopreempt on
+// every node, so a node that returns rejoins as BACKUP instead of taking the VIP back.
+func TestDefaultIsOneDisruptionPerFailure(t *testing.T) {
+	in := goldenCases()["seed"]
+	in.Spec.Preemption = ""
+	in.Spec = Defaulted(in.Spec)
+	if in.Spec.Preemption != hacpv1.PreemptionDisabled {
+		t.Fatalf("default preemption %q, want %q", in.Spec.Preemption, hacpv1.PreemptionDisabled)
+	}
+	configs, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range configs {
+		text := string(c.Text)
+		if !strings.Contains(text, "\n    nopreempt\n") || strings.Contains(text, "state MASTER") {
+			t.Errorf("%s: a returning node would take the VIP back:\n%s", name, text)
+		}
+	}
+}
