@@ -65,7 +65,7 @@ var _ = Describe("CRDs", func() {
 			short   string
 			columns []string
 		}{
-			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Tolerance", "VIP-Master", "Available", "Age"}},
+			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Tolerance", "VIP-Master", "Available", "Certs-Expire", "Age"}},
 			"vipgroups.hacp.dev":       {"vipg", []string{"VIPs", "VRID", "Master", "Nodes", "Ready", "Age"}},
 		} {
 			var crd apiextensionsv1.CustomResourceDefinition
