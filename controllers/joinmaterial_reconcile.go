@@ -29,7 +29,13 @@ const (
 	labelTokenRole = "hacp.dev/token-role"
 )
 
+// The join Secrets: workers' material, and apart from it the certificate key, which decrypts the
+// cluster's CA keys (with any bootstrap token, cluster-admin): whoever may read the worker command
+// need not be able to read the key.
 func joinSecretName(hcp *hacpv1.HAControlPlane) string { return hcp.Name + "-join" }
+func controlPlaneJoinSecretName(hcp *hacpv1.HAControlPlane) string {
+	return hcp.Name + "-join-control-plane"
+}
 
 func joinSpec(hcp *hacpv1.HAControlPlane) joinmaterial.Spec {
 	jm := hcp.Spec.JoinMaterial
@@ -91,10 +97,10 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 			tokens[t.ID] = t
 		}
 	}
-	var join corev1.Secret
-	joinErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: joinSecretName(hcp)}, &join)
-	if joinErr != nil && !apierrors.IsNotFound(joinErr) {
-		return 0, fmt.Errorf("reading the join Secret %s: %w", joinSecretName(hcp), joinErr)
+	var cpJoin corev1.Secret
+	cpJoinErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: controlPlaneJoinSecretName(hcp)}, &cpJoin)
+	if cpJoinErr != nil && !apierrors.IsNotFound(cpJoinErr) {
+		return 0, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), cpJoinErr)
 	}
 	var certsProblem string
 	var files map[string][]byte
@@ -106,8 +112,8 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		} else {
 			var kc corev1.Secret
 			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == haControlPlaneLabel(hcp) {
-				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && len(join.Data["certificateKey"]) > 0 {
-					state.Certs = &joinmaterial.CertState{Key: string(join.Data["certificateKey"]), Expires: exp}
+				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && len(cpJoin.Data["certificateKey"]) > 0 {
+					state.Certs = &joinmaterial.CertState{Key: string(cpJoin.Data["certificateKey"]), Expires: exp}
 				}
 			}
 		}
@@ -144,29 +150,33 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		certKey = ""
 	}
 
-	// Publish.
-	data := map[string][]byte{
+	// Publish: workers' material, then the control-plane material in its own Secret (or none).
+	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}
+	js := joinSecret(hcp, joinSecretName(hcp), labels, map[string][]byte{
 		"token":             []byte(pub.String()),
 		"caCertHash":        []byte(caHash),
 		"workerJoinCommand": []byte(joinmaterial.WorkerCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash)),
+		"expiresAt":         []byte(pub.Expires.UTC().Format(time.RFC3339)),
+	})
+	if err := applyOwned(ctx, r.Client, hcp, js); err != nil {
+		return 0, fmt.Errorf("publishing the join Secret: %w", err)
 	}
 	expires := pub.Expires
 	if certKey != "" {
-		data["certificateKey"] = []byte(certKey)
-		data["controlPlaneJoinCommand"] = []byte(joinmaterial.ControlPlaneCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash, certKey))
-		if certsExpire.Before(expires) {
-			expires = certsExpire
+		expires = minTime(expires, certsExpire)
+		cps := joinSecret(hcp, controlPlaneJoinSecretName(hcp), labels, map[string][]byte{
+			"certificateKey":          []byte(certKey),
+			"controlPlaneJoinCommand": []byte(joinmaterial.ControlPlaneCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash, certKey)),
+			"expiresAt":               []byte(expires.UTC().Format(time.RFC3339)),
+		})
+		if err := applyOwned(ctx, r.Client, hcp, cps); err != nil {
+			return 0, fmt.Errorf("publishing the control-plane join Secret: %w", err)
 		}
-	}
-	data["expiresAt"] = []byte(expires.UTC().Format(time.RFC3339))
-	js := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: joinSecretName(hcp), Namespace: hcp.Namespace, Labels: map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
-	if err := applyOwned(ctx, r.Client, hcp, js); err != nil {
-		return 0, fmt.Errorf("publishing the join Secret: %w", err)
+	} else if cpJoinErr == nil && metav1.IsControlledBy(&cpJoin, hcp) {
+		// No certificate key is kept valid any more: a stale one must not stay published.
+		if err := r.Delete(ctx, &cpJoin); client.IgnoreNotFound(err) != nil {
+			return 0, fmt.Errorf("deleting the control-plane join Secret %s: %w", cpJoin.Name, err)
+		}
 	}
 	for _, id := range plan.Delete {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: bootstraputil.BootstrapTokenSecretName(id)}}
@@ -183,8 +193,9 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	}
 	msg := fmt.Sprintf("worker join command in Secret %s/%s, valid until %s", hcp.Namespace, js.Name, pub.Expires.UTC().Format(time.RFC3339))
 	if certKey != "" {
+		st.JoinMaterial.ControlPlaneSecretName = controlPlaneJoinSecretName(hcp)
 		st.JoinMaterial.CertificateKeyExpiresAt = &metav1.Time{Time: certsExpire}
-		msg += fmt.Sprintf("; control-plane join command valid until %s", expires.UTC().Format(time.RFC3339))
+		msg += fmt.Sprintf("; control-plane join command in Secret %s/%s, valid until %s", hcp.Namespace, controlPlaneJoinSecretName(hcp), expires.UTC().Format(time.RFC3339))
 	}
 	if certsProblem != "" {
 		cond(metav1.ConditionTrue, "TokensOnly", msg+"; "+certsProblem)
@@ -192,6 +203,23 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		cond(metav1.ConditionTrue, hacpv1.ReasonTokensValid, msg)
 	}
 	return max(plan.Next.Sub(now), time.Second), nil
+}
+
+// joinSecret is one of the Secrets join commands are published in.
+func joinSecret(hcp *hacpv1.HAControlPlane, name string, labels map[string]string, data map[string][]byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: hcp.Namespace, Labels: labels},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func pkiDir(hcp *hacpv1.HAControlPlane) string {

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,21 +110,27 @@ var _ = Describe("Join material", Ordered, func() {
 	It("publishes join commands whose parts are in kubeadm's formats", func() {
 		Expect(k8sClient.Create(ctx, clusterInfo(caPEM))).To(Succeed())
 		nudge(h)
-		var join corev1.Secret
+		var join, cpJoin corev1.Secret
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "cp-join"}, &join)).To(Succeed())
-			g.Expect(join.Data).To(HaveKey("controlPlaneJoinCommand"))
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "cp-join-control-plane"}, &cpJoin)).To(Succeed())
 			g.Expect(joinCondition(g, h).Status).To(Equal(metav1.ConditionTrue))
 		}).Should(Succeed())
+		By("the worker's Secret holds nothing that decrypts the cluster's CA keys")
+		Expect(join.Data).To(HaveKey("workerJoinCommand"))
+		Expect(join.Data).NotTo(HaveKey("certificateKey"))
+		Expect(join.Data).NotTo(HaveKey("controlPlaneJoinCommand"))
+		Expect(cpJoin.Data).To(HaveKey("controlPlaneJoinCommand"))
+		Expect(cpJoin.Data).To(HaveKey("certificateKey"))
 		hashes, err := joinmaterial.CACertHashes(caPEM)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(join.Data["caCertHash"])).To(Equal(hashes[0]))
 		tok := string(join.Data["token"])
 		Expect(tok).To(MatchRegexp(`^[a-z0-9]{6}\.[a-z0-9]{16}$`))
-		key := string(join.Data["certificateKey"])
+		key := string(cpJoin.Data["certificateKey"])
 		Expect(key).To(MatchRegexp(`^[0-9a-f]{64}$`))
 		Expect(string(join.Data["workerJoinCommand"])).To(Equal(fmt.Sprintf("kubeadm join 198.51.100.8:6443 --token %s --discovery-token-ca-cert-hash %s", tok, hashes[0])))
-		Expect(string(join.Data["controlPlaneJoinCommand"])).To(Equal(fmt.Sprintf("kubeadm join 198.51.100.8:6443 --token %s --discovery-token-ca-cert-hash %s --control-plane --certificate-key %s", tok, hashes[0], key)))
+		Expect(string(cpJoin.Data["controlPlaneJoinCommand"])).To(Equal(fmt.Sprintf("kubeadm join 198.51.100.8:6443 --token %s --discovery-token-ca-cert-hash %s --control-plane --certificate-key %s", tok, hashes[0], key)))
 
 		By("the token Secret is what kubeadm reads")
 		var ts corev1.Secret
@@ -157,6 +164,7 @@ var _ = Describe("Join material", Ordered, func() {
 		got := getHCP(Default, h)
 		Expect(got.Status.JoinMaterial).NotTo(BeNil())
 		Expect(got.Status.JoinMaterial.SecretName).To(Equal("cp-join"))
+		Expect(got.Status.JoinMaterial.ControlPlaneSecretName).To(Equal("cp-join-control-plane"))
 		Expect(fmt.Sprint(got.Status)).NotTo(ContainSubstring(tok[7:]), "no secret value in status")
 		Expect(fmt.Sprint(got.Status)).NotTo(ContainSubstring(key))
 	})
@@ -215,6 +223,20 @@ var _ = Describe("Join material", Ordered, func() {
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "tokens-only-join"}, &join)).To(Succeed())
 			g.Expect(join.Data).To(HaveKey("workerJoinCommand"))
 			g.Expect(join.Data).NotTo(HaveKey("controlPlaneJoinCommand"))
+			g.Expect(getHCP(g, h2).Status.JoinMaterial.ControlPlaneSecretName).To(BeEmpty())
+		}).Should(Succeed())
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "tokens-only-join-control-plane"}, &corev1.Secret{})).NotTo(Succeed())
+
+		By("turning certificate upload off withdraws the published certificate key")
+		Eventually(func() error {
+			cur := getHCP(Default, h)
+			cur.Spec.JoinMaterial.CertificateUpload = hacpv1.CertificateUploadDisabled
+			return k8sClient.Update(ctx, cur)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			err := k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "cp-join-control-plane"}, &corev1.Secret{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the control-plane join Secret is still there: %v", err)
+			g.Expect(getHCP(g, h).Status.JoinMaterial.ControlPlaneSecretName).To(BeEmpty())
 		}).Should(Succeed())
 	})
 })

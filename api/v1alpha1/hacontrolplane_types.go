@@ -263,9 +263,16 @@ type WhatIfResult struct {
 
 // JoinMaterialStatus names the join material; values stay in Secrets.
 type JoinMaterialStatus struct {
-	// secretName is the Secret in the HAControlPlane's namespace with ready join commands.
+	// secretName is the Secret in the HAControlPlane's namespace with the worker join command
+	// (<name>-join: token, caCertHash, workerJoinCommand, expiresAt).
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+	// controlPlaneSecretName is the Secret with the control-plane join command and the certificate
+	// key (<name>-join-control-plane: certificateKey, controlPlaneJoinCommand, expiresAt), apart
+	// from the worker's because the key decrypts the cluster's CA keys. Empty when no certificate
+	// key is kept valid.
+	// +optional
+	ControlPlaneSecretName string `json:"controlPlaneSecretName,omitempty"`
 	// tokenID is the public half of the bootstrap token in use.
 	// +optional
 	TokenID string `json:"tokenID,omitempty"`

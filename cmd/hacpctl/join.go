@@ -68,17 +68,20 @@ func printJoin(ctx context.Context, c client.Client, namespace, name string, con
 	if jm == nil || jm.SecretName == "" {
 		return fail(1, "%s/%s: %s", namespace, hcp.Name, why)
 	}
-	var s corev1.Secret
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: hcp.Status.JoinMaterial.SecretName}, &s); err != nil {
-		return fail(1, "%v", err)
-	}
-	key := "workerJoinCommand"
+	secret, key := jm.SecretName, "workerJoinCommand"
 	if controlPlane {
-		key = "controlPlaneJoinCommand"
+		secret, key = jm.ControlPlaneSecretName, "controlPlaneJoinCommand"
+		if secret == "" {
+			return fail(1, "%s/%s: no control-plane join command: certificate upload is disabled or unavailable (JoinMaterialReady %s)", namespace, hcp.Name, why)
+		}
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: secret}, &s); err != nil {
+		return fail(1, "%v", err)
 	}
 	cmd, ok := s.Data[key]
 	if !ok {
-		return fail(1, "Secret %s/%s has no %s: certificate upload is disabled or unavailable (see the JoinMaterialReady condition)", namespace, s.Name, key)
+		return fail(1, "Secret %s/%s has no %s (JoinMaterialReady %s)", namespace, s.Name, key, why)
 	}
 	if expires := commandExpiry(jm, controlPlane, s.Data["expiresAt"]); !expires.IsZero() && !now.Before(expires) {
 		return fail(1, "%s/%s: the join command in Secret %s expired at %s and has not been renewed (JoinMaterialReady %s); not printing it",

@@ -20,14 +20,22 @@ func TestPrintJoin(t *testing.T) {
 	at := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(d)} }
 	hcp := &hacpv1.HAControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "kube-system"},
-		Status:     hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(20 * time.Hour), CertificateKeyExpiresAt: at(time.Hour)}},
+		Status: hacpv1.HAControlPlaneStatus{JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", ControlPlaneSecretName: "kubernetes-join-control-plane",
+			TokenExpiresAt: at(20 * time.Hour), CertificateKeyExpiresAt: at(time.Hour)}},
+	}
+	tokensOnly := &hacpv1.HAControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "tokens-only", Namespace: "old"},
+		Status: hacpv1.HAControlPlaneStatus{
+			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(time.Hour)},
+			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "True", Reason: "TokensOnly", Message: "certificate key unavailable"}},
+		},
 	}
 	// The operator stopped renewing (its conditions say why): the token is still valid, the
 	// certificate key expired.
 	stale := &hacpv1.HAControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Name: "stale", Namespace: "old"},
 		Status: hacpv1.HAControlPlaneStatus{
-			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(time.Hour), CertificateKeyExpiresAt: at(-time.Minute)},
+			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", ControlPlaneSecretName: "kubernetes-join-control-plane", TokenExpiresAt: at(time.Hour), CertificateKeyExpiresAt: at(-time.Minute)},
 			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "Failed", Message: "publishing the join Secret: forbidden"}},
 		},
 	}
@@ -38,7 +46,12 @@ func TestPrintJoin(t *testing.T) {
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes-join", Namespace: "kube-system"},
 		Data: map[string][]byte{
-			"workerJoinCommand":       []byte("kubeadm join 192.168.1.8:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00"),
+			"workerJoinCommand": []byte("kubeadm join 192.168.1.8:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00"),
+		},
+	}
+	cp := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes-join-control-plane", Namespace: "kube-system"},
+		Data: map[string][]byte{
 			"controlPlaneJoinCommand": []byte("kubeadm join 192.168.1.8:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00 --control-plane --certificate-key 11"),
 		},
 	}
@@ -46,9 +59,9 @@ func TestPrintJoin(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "other"},
 		Status:     hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
 	}
-	oldSecret := s.DeepCopy()
-	oldSecret.Namespace = "old"
-	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, stale, expired, s, oldSecret, pending).Build()
+	oldSecret, oldCP := s.DeepCopy(), cp.DeepCopy()
+	oldSecret.Namespace, oldCP.Namespace = "old", "old"
+	c := fake.NewClientBuilder().WithScheme(hacpSchemeForCLI()).WithObjects(hcp, stale, expired, tokensOnly, s, cp, oldSecret, oldCP, pending).Build()
 	for _, tc := range []struct {
 		ns, name string
 		cp       bool
@@ -62,6 +75,8 @@ func TestPrintJoin(t *testing.T) {
 		{"old", "stale", false, 0, "--discovery-token-ca-cert-hash sha256:00\n"},
 		{"old", "stale", true, 1, "expired at 2026-11-30T11:59:00Z and has not been renewed (JoinMaterialReady Failed: publishing the join Secret: forbidden)"},
 		{"old", "expired", false, 1, "expired at 2026-11-30T11:59:59Z"},
+		{"old", "tokens-only", false, 0, "--discovery-token-ca-cert-hash sha256:00\n"},
+		{"old", "tokens-only", true, 1, "no control-plane join command: certificate upload is disabled or unavailable (JoinMaterialReady TokensOnly: certificate key unavailable)"},
 	} {
 		var out, errOut bytes.Buffer
 		fail := func(code int, format string, a ...any) int { fmt.Fprintf(&errOut, format, a...); return code }

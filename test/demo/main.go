@@ -395,7 +395,7 @@ func printJoin(ctx context.Context, c client.Client) error {
 	}
 	fmt.Printf("  worker:        %s\n", tokenSecretRE.ReplaceAllString(string(s.Data["workerJoinCommand"]), "${1}****************"))
 	fmt.Printf("  expires at:    %s (rotated %s before; never more than two live tokens)\n", s.Data["expiresAt"], "2h")
-	if _, ok := s.Data["controlPlaneJoinCommand"]; !ok {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes-join-control-plane"}, &corev1.Secret{}); err != nil {
 		fmt.Println("  control plane: certificateUpload is Disabled in the example (enable it with the manager on a control-plane node and /etc/kubernetes/pki mounted)")
 	}
 	return nil
