@@ -170,9 +170,10 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	status.ConfigHash = setHash(configs)
-	status.Nodes = nodeStatuses(plan, configs, reports)
+	unheard := unheardNodes(nodes.Items)
+	status.Nodes = nodeStatuses(plan, configs, reports, unheard)
 	status.NodeCount = int32(len(status.Nodes))
-	ready, master := readyCondition(gen, status.Nodes, configs, reports)
+	ready, master := readyCondition(gen, status.Nodes, configs, reports, unheard)
 	status.Master = master
 	meta.SetStatusCondition(&status.Conditions, ready)
 	if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {

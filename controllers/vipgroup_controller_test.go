@@ -450,6 +450,48 @@ var _ = Describe("VIPGroup reconciler", func() {
 		}).Should(Succeed())
 	})
 
+	It("does not count the last MASTER report of a node that is gone", func() {
+		tc := newTestCluster()
+		for i, n := range []string{"h1", "h2"} {
+			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 181+i))
+		}
+		vg := tc.vipGroup("vip", 98, "198.51.100.180")
+		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
+		hashes := map[string]string{}
+		Eventually(func(g Gomega) {
+			data := configSecret(g, vg).Data
+			g.Expect(data).To(HaveLen(2))
+			for name, text := range data {
+				hashes[name] = keepalivedHash(text)
+			}
+		}).Should(Succeed())
+		h1, h2 := tc.nodeName("h1"), tc.nodeName("h2")
+		reportAgent(vg, h1, "MASTER", hashes[h1])
+		reportAgent(vg, h2, "BACKUP", hashes[h2])
+		Eventually(func(g Gomega) { g.Expect(getVIPGroup(g, vg).Status.Master).To(Equal(h1)) }).Should(Succeed())
+
+		By("h1 loses power: its agent says nothing more, h2 takes over, h1's Node goes NotReady")
+		reportAgent(vg, h2, "MASTER", hashes[h2])
+		setNodeReady(h1, false)
+		Eventually(func(g Gomega) {
+			got := getVIPGroup(g, vg)
+			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+			g.Expect(c.Message).To(ContainSubstring("not heard from (node not Ready, reports not counted): " + h1))
+			g.Expect(got.Status.Master).To(Equal(h2))
+			var gone *hacpv1.VIPGroupNodeStatus
+			for i := range got.Status.Nodes {
+				if got.Status.Nodes[i].Name == h1 {
+					gone = &got.Status.Nodes[i]
+				}
+			}
+			g.Expect(gone).NotTo(BeNil())
+			g.Expect(gone.State).To(Equal(hacpv1.VRRPStateUnknown))
+			g.Expect(gone.Message).To(ContainSubstring("its agent's last report is not counted (it said MASTER)"))
+		}).Should(Succeed())
+	})
+
 	It("waits for an agent to report its interface when the spec names none", func() {
 		tc := newTestCluster()
 		tc.addNode("h1", "198.51.100.71")

@@ -200,8 +200,41 @@ func reportOf(p *corev1.Pod) agentReport {
 	return r
 }
 
-// nodeStatuses merges the plan with agent reports (by node name).
-func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]agentReport) []hacpv1.VIPGroupNodeStatus {
+// unheardReason says why a node's agent reports cannot be trusted any more, or "": a node whose
+// kubelet stopped posting (Ready Unknown) or that is not Ready is gone or cut off, and its agent's
+// last report (MASTER, say) may describe a keepalived that died with it.
+func unheardReason(n *corev1.Node) string {
+	for _, c := range n.Status.Conditions {
+		if c.Type != corev1.NodeReady || c.Status == corev1.ConditionTrue {
+			continue
+		}
+		state := "NotReady"
+		if c.Status == corev1.ConditionUnknown {
+			state = "not heard from (Ready Unknown)"
+		}
+		since := ""
+		if !c.LastTransitionTime.IsZero() {
+			since = " since " + c.LastTransitionTime.UTC().Format(time.RFC3339)
+		}
+		return fmt.Sprintf("node %s%s (%s): its agent's last report is not counted", state, since, c.Reason)
+	}
+	return ""
+}
+
+// unheardNodes maps each node whose reports do not count to why (unheardReason).
+func unheardNodes(nodes []corev1.Node) map[string]string {
+	out := map[string]string{}
+	for i := range nodes {
+		if why := unheardReason(&nodes[i]); why != "" {
+			out[nodes[i].Name] = why
+		}
+	}
+	return out
+}
+
+// nodeStatuses merges the plan with agent reports (by node name). A node in unheard shows
+// UNKNOWN with the reason and what its agent last said.
+func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]agentReport, unheard map[string]string) []hacpv1.VIPGroupNodeStatus {
 	out := make([]hacpv1.VIPGroupNodeStatus, 0, len(plan))
 	for _, p := range plan {
 		ns := hacpv1.VIPGroupNodeStatus{Name: p.Member.Name, Priority: int32(p.Priority), Static: p.Member.Static}
@@ -213,6 +246,13 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 		case p.Member.Static:
 			ns.State = hacpv1.VRRPStateUnknown
 			ns.Message = "static member: no agent reports for it"
+		case unheard[p.Member.Name] != "":
+			ns.State = hacpv1.VRRPStateUnknown
+			ns.ConfigHash = r.hash
+			ns.Message = unheard[p.Member.Name]
+			if ok && r.state != "" {
+				ns.Message += fmt.Sprintf(" (it said %s)", r.state)
+			}
 		case !ok:
 			ns.State = hacpv1.VRRPStateUnknown
 			ns.Message = "no agent Pod on this node yet"
@@ -240,11 +280,18 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 // With several MASTER claims the master is the latest to claim it: VRRP elects one master at a
 // time, so an older claim is a stale report (an agent that died without a word) or a partition,
 // and Ready says so either way.
-func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]agentReport) (metav1.Condition, string) {
+//
+// A node in unheard (gone or cut off) counts neither as a master nor as pending: the VIPs are
+// served by whoever else is MASTER, and Ready says which nodes are not heard from.
+func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]agentReport, unheard map[string]string) (metav1.Condition, string) {
 	c := metav1.Condition{Type: hacpv1.ConditionReady, ObservedGeneration: gen}
-	var masters, pending []string
+	var masters, pending, gone []string
 	master := ""
 	for _, n := range nodes {
+		if unheard[n.Name] != "" {
+			gone = append(gone, n.Name)
+			continue
+		}
 		if n.State == hacpv1.VRRPStateMaster {
 			masters = append(masters, n.Name)
 			if master == "" || reports[n.Name].changedAt.After(reports[master].changedAt) {
@@ -259,13 +306,16 @@ func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[st
 	case len(nodes) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMembers, "no Node matches spec.nodeSelector and there are no staticMembers"
 	case len(masters) > 1:
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: either the others' agents stopped reporting (node down) or VRRP adverts are not getting through between them", len(masters), strings.Join(masters, ", "), master)
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: VRRP adverts are not getting through between them (a firewall dropping IP protocol 112, or different passwords)", len(masters), strings.Join(masters, ", "), master)
 	case len(pending) > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNodesPending, fmt.Sprintf("not yet running the current config: %s", strings.Join(pending, ", "))
 	case len(masters) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMaster, "no node holds the virtual IPs (all BACKUP or FAULT)"
 	default:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes), master)
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes)-len(gone), master)
+	}
+	if len(gone) > 0 {
+		c.Message += fmt.Sprintf("; not heard from (node not Ready, reports not counted): %s", strings.Join(gone, ", "))
 	}
 	return c, master
 }
