@@ -91,9 +91,9 @@ var _ = Describe("Deletion with kube-controller-manager's garbage collector", Or
 			{&appsv1.DaemonSet{}, "gen-keepalived"},
 			{&corev1.Secret{}, "gen-keepalived"},
 			{&corev1.Secret{}, "gen-vrrp-auth"},
-			{&corev1.ServiceAccount{}, "gen-agent"},
-			{&rbacv1.Role{}, "gen-agent"},
-			{&rbacv1.RoleBinding{}, "gen-agent"},
+			{&corev1.ServiceAccount{}, "gen-hacp-agent"},
+			{&rbacv1.Role{}, "gen-hacp-agent"},
+			{&rbacv1.RoleBinding{}, "gen-hacp-agent"},
 		} {
 			Eventually(gone(o.obj, tc.ns, o.name), "60s").Should(Succeed(), "%T %s", o.obj, o.name)
 		}

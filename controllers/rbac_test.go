@@ -68,7 +68,13 @@ var _ = Describe("RBAC", Ordered, func() {
 			DeferCleanup(func() { _ = k8sClient.Delete(ctx, o) })
 		}
 
-		agent := as("system:serviceaccount:kube-system:" + sa.Name)
+		// As kubelet mounts it: a token bound to the agent's own Pod (config/agent-policy checks it).
+		ac := rest.CopyConfig(cfg)
+		ac.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:kube-system:" + sa.Name,
+			Groups: []string{"system:serviceaccounts", "system:authenticated"},
+			Extra:  map[string][]string{"authentication.kubernetes.io/pod-name": {pod.Name}}}
+		agent, err := client.New(ac, client.Options{Scheme: k8sClient.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
 		Expect(agent.Get(ctx, client.ObjectKeyFromObject(mine), &corev1.Secret{})).To(Succeed())
 		// The agent's informer lists and watches with a name field selector.
 		Expect(agent.List(ctx, &corev1.SecretList{}, client.InNamespace("kube-system"), client.MatchingFields{"metadata.name": mine.Name})).To(Succeed())

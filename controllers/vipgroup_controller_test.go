@@ -184,7 +184,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 
 		var role rbacv1.Role
 		Eventually(func() error {
-			return k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "vip-agent"}, &role)
+			return k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "vip-hacp-agent"}, &role)
 		}).Should(Succeed())
 		Expect(role.Rules[0].Resources).To(Equal([]string{"secrets"}))
 		Expect(role.Rules[0].ResourceNames).To(Equal([]string{"vip-keepalived"}), "agents may read their config Secret only")
@@ -532,9 +532,9 @@ var _ = Describe("VIPGroup reconciler", func() {
 			name string
 		}{
 			{&appsv1.DaemonSet{}, "vip-keepalived"},
-			{&corev1.ServiceAccount{}, "vip-agent"},
-			{&rbacv1.Role{}, "vip-agent"},
-			{&rbacv1.RoleBinding{}, "vip-agent"},
+			{&corev1.ServiceAccount{}, "vip-hacp-agent"},
+			{&rbacv1.Role{}, "vip-hacp-agent"},
+			{&rbacv1.RoleBinding{}, "vip-hacp-agent"},
 		} {
 			obj, name := o.obj, o.name
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: name}, obj)).To(Succeed())

@@ -28,7 +28,9 @@ import (
 func keepalivedSecretName(vg *hacpv1.VIPGroup) string { return vg.Name + "-keepalived" }
 func passwordSecretName(vg *hacpv1.VIPGroup) string   { return vg.Name + "-vrrp-auth" }
 func daemonSetName(vg *hacpv1.VIPGroup) string        { return vg.Name + "-keepalived" }
-func agentName(vg *hacpv1.VIPGroup) string            { return vg.Name + "-agent" }
+
+// agentName is also the agents' ServiceAccount: config/agent-policy matches the -hacp-agent suffix.
+func agentName(vg *hacpv1.VIPGroup) string { return vg.Name + "-hacp-agent" }
 
 // agentLabels select a VIPGroup's agent Pods. tier=control-plane puts them in the manager's Pod
 // cache next to kubeadm's mirror pods.
