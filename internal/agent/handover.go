@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,10 +130,11 @@ func (h *HandoverServer) handle(conn net.Conn) {
 	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	// An abstract socket has no file permissions: anything in the host's network namespace can
-	// connect. Only root (the DaemonSet's agent) may make the bootstrap keepalived go.
-	if uid, err := peerUID(conn); err != nil || uid != 0 {
-		h.Log.Info("Refused a handover connection from a non-root peer", "uid", uid, "error", err)
-		_, _ = fmt.Fprintln(conn, "error only root may ask")
+	// connect. Only root running hacp-agent (the DaemonSet's agent) may make the bootstrap
+	// keepalived go.
+	if err := checkPeer(conn); err != nil {
+		h.Log.Info("Refused a handover connection", "reason", err.Error())
+		_, _ = fmt.Fprintln(conn, "error "+oneLine(err.Error()))
 		return
 	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
@@ -171,26 +174,55 @@ func (h *HandoverServer) answer(cmd []string) string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func peerUID(conn net.Conn) (uint32, error) {
+// checkPeer accepts the other end of a handover connection only if it is root and, where its
+// process is visible from here (same PID namespace), runs hacp-agent. Both ends call it: the
+// bootstrap agent about who asks, the DaemonSet's agent about who listens (any process in the
+// host's network namespace could bind the abstract name first).
+func checkPeer(conn net.Conn) error {
+	cred, err := peerCred(conn)
+	if err != nil {
+		return fmt.Errorf("reading the peer's credentials: %w", err)
+	}
+	if cred.Uid != 0 {
+		return fmt.Errorf("the peer runs as uid %d, not root", cred.Uid)
+	}
+	// A peer in another PID namespace (the other Pod) shows pid 0: its uid is all there is.
+	if cred.Pid > 0 {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", cred.Pid))
+		if err == nil && !allowedPeerExe(exe) {
+			return fmt.Errorf("the peer (pid %d) runs %s, not hacp-agent", cred.Pid, exe)
+		}
+	}
+	return nil
+}
+
+// allowedPeerExe reports whether a peer's executable is an hacp agent: hacp-agent, or a test
+// binary of this package (agent.test) talking to itself.
+func allowedPeerExe(exe string) bool {
+	base := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+	return base == "hacp-agent" || base == "agent.test"
+}
+
+func peerCred(conn net.Conn) (*syscall.Ucred, error) {
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
-		return 0, errors.New("not a unix connection")
+		return nil, errors.New("not a unix connection")
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var cred *syscall.Ucred
 	var credErr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
 	}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if credErr != nil {
-		return 0, credErr
+		return nil, credErr
 	}
-	return cred.Uid, nil
+	return cred, nil
 }
 
 // askBootstrap sends one command and returns the reply. A missing socket means no bootstrap
@@ -204,6 +236,9 @@ func askBootstrap(ctx context.Context, socket, command string) (string, error) {
 		return "", err
 	}
 	defer func() { _ = conn.Close() }()
+	if err := checkPeer(conn); err != nil {
+		return "", fmt.Errorf("refusing the listener on @%s: %w", socket, err)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
