@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -41,6 +42,8 @@ type HAControlPlaneReconciler struct {
 	Certs *certificateCache
 	// NodeName is the node the manager runs on: its certificate files are compared with what is served.
 	NodeName string
+
+	deadMemory deadMemberMemory
 }
 
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes,verbs=get;list;watch
@@ -71,6 +74,12 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		return ctrl.Result{}, err
 	}
+	dead, removed := r.deadMembers(ctx, &hcp, o.etcd, o.etcdEndpoints)
+	if removed {
+		// Tolerance and what-if follow the new membership at once.
+		o.etcd, o.etcdErr = r.probeEtcd(ctx, &hcp, o.etcdEndpoints)
+	}
+	status.DeadMembers = dead
 	qc, res, _ := quorumStatus(gen, o, status)
 	if o.vipGroup != nil {
 		status.VIPMaster = o.vipGroup.Status.Master
@@ -156,6 +165,7 @@ func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HACo
 		if len(e.Endpoints) > 0 {
 			endpoints = e.Endpoints
 		}
+		o.etcdEndpoints = endpoints
 		o.etcd, o.etcdErr = r.probeEtcd(ctx, hcp, endpoints)
 	}
 	var vgErr error
@@ -174,6 +184,15 @@ func (r *HAControlPlaneReconciler) probeEtcd(ctx context.Context, hcp *hacpv1.HA
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("no endpoints: set spec.etcd.endpoints or run kubeadm's etcd mirror pods")
 	}
+	tlsCfg, err := r.etcdTLS(ctx, hcp)
+	if err != nil {
+		return nil, err
+	}
+	return r.Etcd.Probe(ctx, endpoints, tlsCfg)
+}
+
+// etcdTLS reads the etcd client certificate from spec.etcd.clientSecretRef.
+func (r *HAControlPlaneReconciler) etcdTLS(ctx context.Context, hcp *hacpv1.HAControlPlane) (*tls.Config, error) {
 	var s corev1.Secret
 	key := types.NamespacedName{Namespace: hcp.Namespace, Name: hcp.Spec.Etcd.ClientSecretRef.Name}
 	if err := r.APIReader.Get(ctx, key, &s); err != nil {
@@ -183,7 +202,7 @@ func (r *HAControlPlaneReconciler) probeEtcd(ctx context.Context, hcp *hacpv1.HA
 	if err != nil {
 		return nil, fmt.Errorf("etcd client Secret %s: %w", key, err)
 	}
-	return r.Etcd.Probe(ctx, endpoints, tlsCfg)
+	return tlsCfg, nil
 }
 
 func (r *HAControlPlaneReconciler) recordMetrics(hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus) {

@@ -28,6 +28,8 @@ type observed struct {
 	// etcd is the probed cluster, nil without access; etcdErr says why it failed.
 	etcd    *etcdprobe.Cluster
 	etcdErr error
+	// etcdEndpoints are the client URLs the cluster was probed through.
+	etcdEndpoints []string
 	// vipGroup is the referenced VIPGroup, nil without one.
 	vipGroup *hacpv1.VIPGroup
 }

@@ -120,6 +120,58 @@ type EtcdAccess struct {
 	// tls.key: an etcd client certificate (kubeadm's apiserver-etcd-client works).
 	// +required
 	ClientSecretRef LocalObjectReference `json:"clientSecretRef"`
+
+	// removeDeadMembers lets hacp remove an etcd member whose machine is gone, so that it stops
+	// raising the quorum (Disabled by default). A member is removed only when all hold: its
+	// control-plane Node has been deleted, it has been unreachable for deadMemberGracePeriod, it is a
+	// started voter (never a learner, never a member whose join is in progress), the cluster has
+	// quorum and its healthy voters are a quorum without it; one member at a time.
+	// +optional
+	// +kubebuilder:default=Disabled
+	RemoveDeadMembers DeadMemberRemoval `json:"removeDeadMembers,omitempty"`
+
+	// deadMemberGracePeriod is how long a member must have been unreachable, with its Node deleted,
+	// before removeDeadMembers removes it (default 10 minutes).
+	// +optional
+	// +kubebuilder:default="10m"
+	DeadMemberGracePeriod *metav1.Duration `json:"deadMemberGracePeriod,omitempty"`
+}
+
+// DeadMemberRemoval turns the removal of dead etcd members on or off.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type DeadMemberRemoval string
+
+// DeadMemberRemoval values.
+const (
+	DeadMemberRemovalEnabled  DeadMemberRemoval = "Enabled"
+	DeadMemberRemovalDisabled DeadMemberRemoval = "Disabled"
+)
+
+// DeadMemberStatus is hacp's decision on one unreachable etcd member.
+type DeadMemberStatus struct {
+	// name is the member's name (kubeadm names members after their node).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// id is the member ID, in hex as etcdctl prints it.
+	// +required
+	// +kubebuilder:validation:MaxLength=16
+	ID string `json:"id"`
+
+	// unreachableSince is when hacp first saw it unhealthy, without a break since.
+	// +optional
+	UnreachableSince *metav1.Time `json:"unreachableSince,omitempty"`
+
+	// decision is Removed, Kept, or Failed (the removal was attempted and etcd refused it).
+	// +required
+	// +kubebuilder:validation:Enum=Removed;Kept;Failed
+	Decision string `json:"decision"`
+
+	// reason says why.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
 }
 
 // FailureImpact is something a set of node failures breaks.
@@ -192,6 +244,13 @@ type HAControlPlaneStatus struct {
 	// earliestCertificateExpiry is the soonest expiry among certificates.
 	// +optional
 	EarliestCertificateExpiry *metav1.Time `json:"earliestCertificateExpiry,omitempty"`
+
+	// deadMembers lists the unreachable etcd members and what hacp decided about each
+	// (spec.etcd.removeDeadMembers).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	DeadMembers []DeadMemberStatus `json:"deadMembers,omitempty"`
 }
 
 // MemberStatus is one control-plane member.

@@ -85,7 +85,6 @@ func loadHAControlPlane(file, namespace, kubeconfig, name string) (*hacpv1.HACon
 	return &hcp, nil
 }
 
-
 func newClient(kubeconfig string) (client.Client, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if kubeconfig != "" {
