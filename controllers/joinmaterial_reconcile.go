@@ -112,8 +112,12 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		} else {
 			var kc corev1.Secret
 			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == haControlPlaneLabel(hcp) {
-				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && len(cpJoin.Data["certificateKey"]) > 0 {
-					state.Certs = &joinmaterial.CertState{Key: string(cpJoin.Data["certificateKey"]), Expires: exp}
+				key := string(cpJoin.Data["certificateKey"])
+				// The published key counts only if it opens what kubeadm-certs holds now: an upload
+				// interrupted before its key was published leaves them apart, and then only a new
+				// upload under a new, published key mends it.
+				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && key != "" && joinmaterial.Opens(key, kc.Data) {
+					state.Certs = &joinmaterial.CertState{Key: key, Expires: exp}
 				}
 			}
 		}
@@ -282,20 +286,9 @@ func (r *HAControlPlaneReconciler) uploadCerts(ctx context.Context, hcp *hacpv1.
 	if err != nil {
 		return "", err
 	}
-	ps := joinmaterial.ProxyTokenSecret(proxy, fmt.Sprintf("Proxy for managing TTL for the kubeadm-certs secret (hacp, %s/%s)", hcp.Namespace, hcp.Name), tokenLabels(hcp, "certs-proxy"))
-	if err := r.Create(ctx, ps); err != nil {
-		return "", fmt.Errorf("creating the proxy token: %w", err)
-	}
-	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Secret", Name: ps.Name, UID: ps.UID}
+	// What does not depend on the key first: the Role and RoleBinding that let joining nodes read
+	// kubeadm-certs. Then the proxy token and kubeadm-certs; the caller publishes the key next.
 	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}
-	cs, err := joinmaterial.CertsSecret(key, files, false, owner, labels)
-	if err != nil {
-		return "", err
-	}
-	cs.Annotations = map[string]string{annotationCertsExpire: expires.UTC().Format(time.RFC3339)}
-	if err := applyOwned(ctx, r.Client, nil, cs); err != nil {
-		return "", fmt.Errorf("writing kube-system/kubeadm-certs: %w", err)
-	}
 	role := &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:kubeadm-certs", Namespace: metav1.NamespaceSystem, Labels: labels},
@@ -311,6 +304,19 @@ func (r *HAControlPlaneReconciler) uploadCerts(ctx context.Context, hcp *hacpv1.
 		if err := applyOwned(ctx, r.Client, nil, o); err != nil {
 			return "", fmt.Errorf("writing %T kubeadm:kubeadm-certs: %w", o, err)
 		}
+	}
+	ps := joinmaterial.ProxyTokenSecret(proxy, fmt.Sprintf("Proxy for managing TTL for the kubeadm-certs secret (hacp, %s/%s)", hcp.Namespace, hcp.Name), tokenLabels(hcp, "certs-proxy"))
+	if err := r.Create(ctx, ps); err != nil {
+		return "", fmt.Errorf("creating the proxy token: %w", err)
+	}
+	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Secret", Name: ps.Name, UID: ps.UID}
+	cs, err := joinmaterial.CertsSecret(key, files, false, owner, labels)
+	if err != nil {
+		return "", err
+	}
+	cs.Annotations = map[string]string{annotationCertsExpire: expires.UTC().Format(time.RFC3339)}
+	if err := applyOwned(ctx, r.Client, nil, cs); err != nil {
+		return "", fmt.Errorf("writing kube-system/kubeadm-certs: %w", err)
 	}
 	return key, nil
 }

@@ -169,6 +169,35 @@ var _ = Describe("Join material", Ordered, func() {
 		Expect(fmt.Sprint(got.Status)).NotTo(ContainSubstring(key))
 	})
 
+	It("mends an upload whose key was never published (the manager died in between)", func() {
+		var cpJoin corev1.Secret
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "cp-join-control-plane"}, &cpJoin)).To(Succeed())
+		published := string(cpJoin.Data["certificateKey"])
+		By("kubeadm-certs now holds an upload under a key nobody published")
+		var kc corev1.Secret
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &kc)).To(Succeed())
+		unpublished, err := joinmaterial.NewCertificateKey()
+		Expect(err).NotTo(HaveOccurred())
+		for k := range kc.Data {
+			kc.Data[k], err = joinmaterial.Encrypt(unpublished, []byte("contents of "+k))
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Expect(k8sClient.Update(ctx, &kc)).To(Succeed())
+		nudge(h)
+		By("the next reconcile uploads again under a new key, and publishes that key")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "cp-join-control-plane"}, &cpJoin)).To(Succeed())
+			key := string(cpJoin.Data["certificateKey"])
+			g.Expect(key).NotTo(Equal(published))
+			g.Expect(key).NotTo(Equal(unpublished))
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &kc)).To(Succeed())
+			caKey, err := os.ReadFile(filepath.Join(pkiDir, "ca.key"))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(openGCM(key, kc.Data["ca.key"])).To(Equal(caKey))
+			g.Expect(joinCondition(g, h).Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+	})
+
 	It("rotates on time with overlap, keeps at most two tokens, and never touches a token it did not make", func() {
 		first := hacpTokens(h)
 		Expect(first).To(HaveLen(1))

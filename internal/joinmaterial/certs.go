@@ -86,6 +86,32 @@ func Encrypt(hexKey string, data []byte) ([]byte, error) {
 	return gcm.Seal(nonce, nonce, data, nil), nil
 }
 
+// Opens reports whether hexKey decrypts every entry of data (kubeadm-certs' data) the way kubeadm
+// join does: a published key that does not open the uploaded certificates is a join that fails.
+func Opens(hexKey string, data map[string][]byte) bool {
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || len(key) != 32 || len(data) == 0 {
+		return false
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return false
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return false
+	}
+	for _, blob := range data {
+		if len(blob) < gcm.NonceSize() {
+			return false
+		}
+		if _, err := gcm.Open(nil, blob[:gcm.NonceSize()], blob[gcm.NonceSize():], nil); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // CertsSecret is kube-system/kubeadm-certs with every pki file encrypted under key, owned by the
 // proxy token so that it is garbage collected when the token expires.
 func CertsSecret(key string, files map[string][]byte, externalEtcd bool, owner metav1.OwnerReference, labels map[string]string) (*corev1.Secret, error) {

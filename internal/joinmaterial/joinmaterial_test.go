@@ -177,22 +177,31 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// world is the API as a rotation sees it: hacp's tokens, kubeadm-certs, and the join Secret.
+// world is the API as a rotation sees it: hacp's tokens, kubeadm-certs (encrypted as kubeadm
+// reads it) and the published join material.
 type world struct {
 	tokens    map[string]Token
-	certs     *CertState
+	certsData map[string][]byte // kubeadm-certs' data; nil once garbage collected
+	certsExp  time.Time
 	published *Token
 	pubKey    string
 }
 
-// reconcile runs one decision and applies it in order (mint, upload, publish, delete), stopping
-// after crashAfter writes (<0: no crash). It returns the plan's next decision time.
+// reconcile runs one decision and applies it in the reconciler's order (mint, upload, publish,
+// delete), stopping after crashAfter writes (<0: no crash). As the reconciler does, it reads the
+// certificate key from the published Secret and trusts it only if it opens kubeadm-certs. It
+// returns the plan's next decision time.
 func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int) (time.Time, bool) {
+	if w.certsData != nil && !w.certsExp.After(now) {
+		w.certsData = nil // the proxy token expired: the garbage collector removes kubeadm-certs
+	}
 	var st State
 	for _, tok := range w.tokens {
 		st.Tokens = append(st.Tokens, tok)
 	}
-	st.Certs = w.certs
+	if w.pubKey != "" && Opens(w.pubKey, w.certsData) {
+		st.Certs = &CertState{Key: w.pubKey, Expires: w.certsExp}
+	}
 	p := Decide(st, now, spec)
 	writes := 0
 	crash := func() bool {
@@ -211,19 +220,27 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 		w.tokens[tok.ID] = tok
 		pub = &tok
 	}
+	key := ""
+	if st.Certs != nil {
+		key = st.Certs.Key
+	}
 	if p.Upload {
 		if crash() {
 			return time.Time{}, true
 		}
-		key, _ := NewCertificateKey()
-		w.certs = &CertState{Key: key, Expires: p.UploadExpires}
+		key, _ = NewCertificateKey()
+		enc, err := Encrypt(key, []byte("contents of ca.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.certsData, w.certsExp = map[string][]byte{"ca.key": enc}, p.UploadExpires
 	}
 	if crash() {
 		return time.Time{}, true
 	}
 	w.published = pub
-	if w.certs != nil {
-		w.pubKey = w.certs.Key
+	if spec.UploadCerts {
+		w.pubKey = key
 	}
 	for _, id := range p.Delete {
 		if crash() {
@@ -232,6 +249,25 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 		delete(w.tokens, id)
 	}
 	return p.Next, false
+}
+
+// opensLikeKubeadm decrypts blob as kubeadm join does (12-byte nonce || AES-256-GCM), without
+// this package's code.
+func opensLikeKubeadm(hexKey string, blob []byte) bool {
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || len(blob) < 12 {
+		return false
+	}
+	c, err := aes.NewCipher(key)
+	if err != nil {
+		return false
+	}
+	g, err := cipher.NewGCM(c)
+	if err != nil {
+		return false
+	}
+	plain, err := g.Open(nil, blob[:12], blob[12:], nil)
+	return err == nil && string(plain) == "contents of ca.key"
 }
 
 func TestRotationKeepsAValidCommandFor72Hours(t *testing.T) {
@@ -286,7 +322,7 @@ func TestRotationKeepsAValidCommandFor72Hours(t *testing.T) {
 				if !ok || !tok.Expires.After(now) {
 					t.Fatalf("minute %d: the published token %s is gone or expired (%v)", m, w.published.ID, tok.Expires)
 				}
-				if spec.UploadCerts && (w.certs == nil || w.pubKey != w.certs.Key || !w.certs.Expires.After(now)) {
+				if spec.UploadCerts && (w.certsData == nil || !w.certsExp.After(now) || !opensLikeKubeadm(w.pubKey, w.certsData["ca.key"])) {
 					t.Fatalf("minute %d: the published certificate key does not open a live kubeadm-certs", m)
 				}
 			}
@@ -318,4 +354,38 @@ func TestDecideSchedulesTheNextRotation(t *testing.T) {
 	if want := now.Add(30 * time.Minute); !p.Next.Equal(want) {
 		t.Fatalf("next %v, want %v (certificate re-upload)", p.Next, want)
 	}
+}
+
+func TestOpens(t *testing.T) {
+	key, _ := NewCertificateKey()
+	other, _ := NewCertificateKey()
+	enc, err := Encrypt(key, []byte("ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc2, _ := Encrypt(key, []byte("sa.key"))
+	for name, tc := range map[string]struct {
+		key  string
+		data map[string][]byte
+		want bool
+	}{
+		"its key":                 {key, map[string][]byte{"ca.key": enc, "sa.key": enc2}, true},
+		"another key":             {other, map[string][]byte{"ca.key": enc}, false},
+		"one entry under another": {key, map[string][]byte{"ca.key": enc, "sa.key": mustEncrypt(t, other, "sa.key")}, false},
+		"nothing uploaded":        {key, nil, false},
+		"no key":                  {"", map[string][]byte{"ca.key": enc}, false},
+		"a short blob":            {key, map[string][]byte{"ca.key": enc[:5]}, false},
+	} {
+		if got := Opens(tc.key, tc.data); got != tc.want {
+			t.Errorf("%s: Opens = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+func mustEncrypt(t *testing.T, key, s string) []byte {
+	b, err := Encrypt(key, []byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
