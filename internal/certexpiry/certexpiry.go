@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -213,5 +214,5 @@ func days(d time.Duration) string {
 	if d < 48*time.Hour {
 		return d.Round(time.Minute).String()
 	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
+	return fmt.Sprintf("%.0fd", math.Round(d.Hours()/24))
 }

@@ -32,8 +32,10 @@ import (
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
 	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
+	"hacp.dev/hacp/internal/statusprint"
 	"hacp.dev/hacp/internal/table"
 	"hacp.dev/hacp/test/pki"
 )
@@ -149,7 +151,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: "hacp:dev"}); err != nil {
+	readCerts, stopCerts, err := demoCertificates()
+	if err != nil {
+		return err
+	}
+	defer stopCerts()
+	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: "hacp:dev", ReadCertificates: readCerts}); err != nil {
 		return err
 	}
 	mgrCtx, stopMgr := context.WithCancel(ctx)
@@ -210,6 +217,11 @@ func run() error {
 		return err
 	}
 
+	step("Certificate expiry, as each server presents it (hacpctl certs; TLS servers on loopback stand in for h1..h3, and etcd's on h1 expires in 20 days)")
+	if err := printCertificates(ctx, c); err != nil {
+		return err
+	}
+
 	step("The seed's first question: h3 fails (its Node turns NotReady). Does the cluster still work?")
 	if err := setNodeReady(ctx, c, "h3", false); err != nil {
 		return err
@@ -238,6 +250,62 @@ func run() error {
 		return err
 	}
 	step("Done: the manager and the local control plane are stopped")
+	return nil
+}
+
+// demoCertificates starts a TLS server on loopback for each certificate h1..h3 would serve (the
+// seed's addresses are not on this machine, and the demo never dials them) and returns a reader
+// that handshakes with those servers in the hosts' stead.
+func demoCertificates() (func(context.Context, []certexpiry.Target, time.Duration) []certexpiry.Observed, func(), error) {
+	day := 24 * time.Hour
+	addrs := map[string]string{}
+	var stops []func()
+	stop := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	for i, node := range []string{"h1", "h2", "h3"} {
+		for _, comp := range []certexpiry.Component{certexpiry.APIServer, certexpiry.EtcdServer, certexpiry.EtcdPeer, certexpiry.Kubelet} {
+			left := time.Duration(330-20*i) * day
+			if node == "h1" && comp == certexpiry.EtcdServer {
+				left = 20 * day
+			}
+			addr, s, err := pki.ServeTLS(string(comp), time.Now().Add(left).Truncate(time.Second), comp != certexpiry.APIServer)
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			stops = append(stops, s)
+			addrs[node+"/"+string(comp)] = addr
+		}
+	}
+	read := func(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed {
+		out := make([]certexpiry.Observed, len(targets))
+		for i, t := range targets {
+			local := t
+			local.Address = addrs[t.Node+"/"+string(t.Component)]
+			if local.Address == "" {
+				out[i] = certexpiry.Observed{Target: t, Err: errors.New("not served in the demo")}
+				continue
+			}
+			out[i] = certexpiry.ReadAll(ctx, []certexpiry.Target{local}, timeout)[0]
+			out[i].Target = t
+		}
+		return out
+	}
+	return read, stop, nil
+}
+
+func printCertificates(ctx context.Context, c client.Client) error {
+	var hcp hacpv1.HAControlPlane
+	err := poll(ctx, "certificate status", func() bool {
+		return c.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubernetes"}, &hcp) == nil && len(hcp.Status.Certificates) > 0
+	})
+	if err != nil {
+		return err
+	}
+	statusprint.Certificates(os.Stdout, &hcp, time.Now())
 	return nil
 }
 
