@@ -178,3 +178,7 @@ lab-assets: ## Build the kubeadm lab's kubelet, kubeadm, kube-proxy, ..., CNI pl
 .PHONY: lab-test
 lab-test: ## Real kubeadm nodes h1-h4 on this machine: init, kube-proxy, bridge CNI, control-plane and worker joins (root, containerd, runc).
 	HACP_KUBEADM_LAB=1 HACP_LAB_ASSETS="$$(./hack/lab-assets.sh)" $(GO) test ./test/kubeadm -run '^TestKubeadmLab$$' -v -count=1 -timeout 40m
+
+.PHONY: demo-kubeadm
+demo-kubeadm: ## The README's quick start on real kubeadm nodes h1-h4, then the VIP holder's power loss, h3 and h2 failing and returning, with the status at each step; leaves nothing behind (root).
+	HACP_KUBEADM_LAB=1 HACP_LAB_ASSETS="$$(./hack/lab-assets.sh)" $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -v -count=1 -timeout 45m

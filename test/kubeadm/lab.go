@@ -306,31 +306,35 @@ func cgroupProcs(rel string) []int {
 	return pids
 }
 
-// killCgroup kills every process in rel and below: frozen first (no fork can escape), SIGKILL, thawed.
-// These are all processes the lab started (a node's daemons and the containers they started).
-func killCgroup(rel string) error {
-	freezer := filepath.Join("/sys/fs/cgroup/freezer", rel)
-	frozen := false
-	if _, err := os.Stat(freezer); err == nil {
-		if os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("FROZEN"), 0o644) == nil {
-			frozen = true
+// killCgroup kills every process in the cgroups rels and below: all frozen first (no fork can escape,
+// and no kubelet or containerd among them can restart a container), SIGKILL, thawed. These are all
+// processes the lab started (a node's daemons and the containers they started).
+func killCgroup(rels ...string) error {
+	var frozen []string
+	for _, rel := range rels {
+		state := filepath.Join("/sys/fs/cgroup/freezer", rel, "freezer.state")
+		if _, err := os.Stat(state); err == nil && os.WriteFile(state, []byte("FROZEN"), 0o644) == nil {
+			frozen = append(frozen, state)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pids := cgroupProcs(rel)
+		var pids []int
+		for _, rel := range rels {
+			pids = append(pids, cgroupProcs(rel)...)
+		}
 		for _, pid := range pids {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		if frozen {
-			_ = os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("THAWED"), 0o644)
-			frozen = false
+		for _, state := range frozen {
+			_ = os.WriteFile(state, []byte("THAWED"), 0o644)
 		}
+		frozen = nil
 		if len(pids) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cgroup %s: processes %v do not exit", rel, pids)
+			return fmt.Errorf("cgroups %v: processes %v do not exit", rels, pids)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -345,6 +349,7 @@ func (l *Lab) cgroupsRemove(rel string) error {
 	if err != nil {
 		return err
 	}
+	deadline := time.Now().Add(10 * time.Second)
 	var errs []error
 	for _, root := range roots {
 		var dirs []string
@@ -356,12 +361,15 @@ func (l *Lab) cgroupsRemove(rel string) error {
 		})
 		for i := len(dirs) - 1; i >= 0; i-- {
 			var err error
-			for try := 0; try < 50; try++ { // a killed process leaves its cgroup a moment later
+			for { // a killed process leaves its cgroup a moment later
 				if err = unix.Rmdir(dirs[i]); err == nil || errors.Is(err, unix.ENOENT) {
 					err = nil
 					break
 				}
-				time.Sleep(100 * time.Millisecond)
+				if time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("rmdir %s: %w", dirs[i], err))

@@ -80,7 +80,7 @@ func (l *Lab) AddNode(name string, addr netip.Addr, podCIDR netip.Prefix) (*Node
 			return nil, err
 		}
 	}
-	for _, d := range []string{"containerd/root", "containerd/state", "containerd/opt", "cni/net.d", "home", "patches"} {
+	for _, d := range []string{"containerd/root", "containerd/opt", "cni/net.d", "home", "patches"} {
 		if err := os.MkdirAll(filepath.Join(n.Dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -197,7 +197,8 @@ var PauseImage = "registry.k8s.io/pause:3.10.2"
 func (n *Node) containerdConfig() string {
 	return fmt.Sprintf(`version = 2
 root = %[1]q
-state = %[2]q
+# State in the node's own /run (a tmpfs), gone at every power-off as on a real machine.
+state = "/run/containerd"
 
 [grpc]
   address = "/run/containerd/containerd.sock"
@@ -207,10 +208,10 @@ state = %[2]q
   address = "/run/containerd/debug.sock"
 
 [plugins."io.containerd.internal.v1.opt"]
-  path = %[3]q
+  path = %[2]q
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %[4]q
+  sandbox_image = %[3]q
   # Without CAP_SYS_RESOURCE in this VM, runc cannot lower oom_score_adj below its own.
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -221,9 +222,9 @@ state = %[2]q
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %[5]q
-    conf_dir = %[6]q
-`, filepath.Join(n.Dir, "containerd/root"), filepath.Join(n.Dir, "containerd/state"),
+    bin_dir = %[4]q
+    conf_dir = %[5]q
+`, filepath.Join(n.Dir, "containerd/root"),
 		filepath.Join(n.Dir, "containerd/opt"), PauseImage,
 		filepath.Join(n.lab.Assets, "cni"), filepath.Join(n.Dir, "cni/net.d"))
 }
@@ -423,7 +424,12 @@ func (n *Node) PowerOff() error {
 	if n.holder == nil {
 		return nil
 	}
-	errs := []error{killCgroup(n.CgroupRoot), killCgroup(n.sysCgroup())}
+	// Daemons and containers at once (kubelet must not restart a container it saw die), then, like
+	// after a real power loss, nothing of the cgroups survives either.
+	if err := killCgroup(n.sysCgroup(), n.CgroupRoot); err != nil {
+		return err
+	}
+	errs := []error{n.lab.cgroupsRemove(n.CgroupRoot), n.lab.cgroupsRemove(n.sysCgroup())}
 	n.holder = nil
 	n.procs = nil
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // hacpImage is the tag the lab builds hacp's image with (make image IMG=...).
@@ -185,6 +187,159 @@ func TestKubeadmQuickStart(t *testing.T) {
 	})
 	t.Logf("\n%s", kubectl("get", "hacp,vipg", "-n", "kube-system", "-o", "wide"))
 	t.Logf("\n%s", hacpctl("whatif"))
+
+	// Step 6, the failover test: the node holding the VIP loses power (cable cut, then every process
+	// killed at once).
+	status := func(what string) {
+		out, _ := kubectlOut(ctx, assets, kubeconfig, "get", "hacp,vipg", "-n", "kube-system", "-o", "wide")
+		t.Logf("%s:\n%s", what, out)
+	}
+	vipField := func(path string) string {
+		out, _ := kubectlOut(ctx, assets, kubeconfig, "get", "vipg", "kube-apiserver", "-n", "kube-system", "-o", "jsonpath="+path)
+		return out
+	}
+	hacpField := func(path string) string {
+		out, _ := kubectlOut(ctx, assets, kubeconfig, "get", "hacp", "kubernetes", "-n", "kube-system", "-o", "jsonpath="+path)
+		return out
+	}
+	holder := lab.Node(vipField("{.status.master}"))
+	if holder == nil {
+		t.Fatalf("the VIPGroup names no master node: %q", vipField("{.status.master}"))
+	}
+	lost := time.Now()
+	if err := holder.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	// From the cable cut on, a new connection every 50 ms, each given 300 ms.
+	back := make(chan time.Time, 1)
+	go func() {
+		for ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			err := readyz(pctx, lab, cfg, endpoint)
+			cancel()
+			if err == nil {
+				back <- time.Now()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	if err := holder.PowerOff(); err != nil {
+		t.Fatal(err)
+	}
+	lab.Logf("%s (the VIP holder) powered off", holder.Name)
+	select {
+	case at := <-back:
+		lab.Logf("GET /readyz through the VIP answered on a new connection %s after the cable of %s was cut",
+			at.Sub(lost).Round(time.Millisecond), holder.Name)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the API did not answer through the VIP within 2 minutes of the loss of %s", holder.Name)
+	}
+	step("the VIPGroup names a new master and is Ready", 2*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			m, ready := vipField("{.status.master}"), vipField(`{.status.conditions[?(@.type=="Ready")].status}`)
+			return m != "" && m != holder.Name && ready == "True", m + " " + ready, nil
+		})
+	})
+	step("the HAControlPlane shows the loss (2/3 members, tolerance 0)", 5*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			got := hacpField("{.status.readyMembers} {.status.quorum.failureTolerance}")
+			return got == "2/3 0", got, nil
+		})
+	})
+	lab.Logf("status showed the loss %s after it", time.Since(lost).Round(time.Millisecond))
+	status("after the loss of " + holder.Name)
+	restore := func(nodes ...*Node) {
+		t.Helper()
+		for _, n := range nodes {
+			if err := n.SetLink(true); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step("every node back: h1-h4 Ready, 3/3 members, tolerance 1", 8*time.Minute, func(ctx context.Context) error {
+			if err := poll(ctx, func() (bool, string, error) {
+				err := readyz(ctx, lab, cfg, endpoint)
+				return err == nil, fmt.Sprint(err), nil
+			}); err != nil {
+				return err
+			}
+			if err := WaitNodesReady(ctx, client, "h1", "h2", "h3", "h4"); err != nil {
+				return err
+			}
+			return poll(ctx, func() (bool, string, error) {
+				got := hacpField("{.status.readyMembers} {.status.quorum.failureTolerance}")
+				return got == "3/3 1", got, nil
+			})
+		})
+	}
+	restore(holder)
+	status("after " + holder.Name + " returned")
+
+	// Step 7, the seed's questions answered by doing them: h3 fails (the cluster still works), then h2
+	// (etcd quorum lost, as the status predicted), then both return.
+	h2, h3 := lab.Node("h2"), lab.Node("h3")
+	for _, n := range []*Node{h3, h2} {
+		if err := n.SetLink(false); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.PowerOff(); err != nil {
+			t.Fatal(err)
+		}
+		lab.Logf("%s powered off", n.Name)
+		if n == h3 {
+			step("without h3 the API answers through the VIP and status says 2/3, tolerance 0", 5*time.Minute, func(ctx context.Context) error {
+				return poll(ctx, func() (bool, string, error) {
+					err := readyz(ctx, lab, cfg, endpoint)
+					got := hacpField("{.status.readyMembers} {.status.quorum.failureTolerance}")
+					return err == nil && got == "2/3 0", fmt.Sprint(err, " ", got), nil
+				})
+			})
+			status("after the loss of h3")
+		}
+	}
+	step("without h2 and h3 the API no longer answers through the VIP (quorum lost, as predicted)", 3*time.Minute, func(ctx context.Context) error {
+		down := time.Time{}
+		return poll(ctx, func() (bool, string, error) {
+			if err := readyz(ctx, lab, cfg, endpoint); err == nil {
+				down = time.Time{}
+				return false, "still answering", nil
+			}
+			if down.IsZero() {
+				down = time.Now()
+			}
+			return time.Since(down) > 10*time.Second, "down since " + down.Format(time.RFC3339), nil
+		})
+	})
+	restore(h2, h3)
+	status("after h2 and h3 returned")
+}
+
+// readyz sends GET /readyz to server through the hub on a new connection, as a new client would.
+func readyz(ctx context.Context, lab *Lab, cfg *rest.Config, server string) error {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return err
+	}
+	tr := &http.Transport{DialContext: lab.DialHub, TLSClientConfig: tlsConfig, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "https://"+server+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("readyz: %s", resp.Status)
+	}
+	return nil
 }
 
 // makeImage runs make image and returns the tarball it writes.
