@@ -102,23 +102,31 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	if cpJoinErr != nil && !apierrors.IsNotFound(cpJoinErr) {
 		return 0, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), cpJoinErr)
 	}
-	var certsProblem string
+	certsReason, certsProblem := "TokensOnly", ""
 	var files map[string][]byte
 	if spec.UploadCerts {
+		var kc corev1.Secret
+		kcErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc)
+		if kcErr != nil && !apierrors.IsNotFound(kcErr) {
+			return 0, fmt.Errorf("reading kube-system/kubeadm-certs: %w", kcErr)
+		}
 		files, err = joinmaterial.ReadPKI(pkiDir(hcp), false)
-		if err != nil {
+		switch {
+		case err != nil:
 			certsProblem = fmt.Sprintf("certificate key unavailable: %v (run the manager on a control-plane node with the pki directory mounted read-only, or set certificateUpload: Disabled)", err)
 			spec.UploadCerts = false
-		} else {
-			var kc corev1.Secret
-			if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc); err == nil && kc.Labels[LabelHAControlPlane] == haControlPlaneLabel(hcp) {
-				key := string(cpJoin.Data["certificateKey"])
-				// The published key counts only if it opens what kubeadm-certs holds now: an upload
-				// interrupted before its key was published leaves them apart, and then only a new
-				// upload under a new, published key mends it.
-				if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && key != "" && joinmaterial.Opens(key, kc.Data) {
-					state.Certs = &joinmaterial.CertState{Key: key, Expires: exp}
-				}
+		case kcErr == nil && kc.Labels[LabelHAControlPlane] != haControlPlaneLabel(hcp):
+			// Someone else's upload: overwriting it would break the joins its key was given for,
+			// and two writers would take turns forever. It expires with its proxy token.
+			certsReason, certsProblem = "CertificatesForeign", foreignCertsProblem(&kc)
+			spec.UploadCerts = false
+		case kcErr == nil:
+			key := string(cpJoin.Data["certificateKey"])
+			// The published key counts only if it opens what kubeadm-certs holds now: an upload
+			// interrupted before its key was published leaves them apart, and then only a new
+			// upload under a new, published key mends it.
+			if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && key != "" && joinmaterial.Opens(key, kc.Data) {
+				state.Certs = &joinmaterial.CertState{Key: key, Expires: exp}
 			}
 		}
 	}
@@ -201,12 +209,28 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		st.JoinMaterial.CertificateKeyExpiresAt = &metav1.Time{Time: certsExpire}
 		msg += fmt.Sprintf("; control-plane join command in Secret %s/%s, valid until %s", hcp.Namespace, controlPlaneJoinSecretName(hcp), expires.UTC().Format(time.RFC3339))
 	}
+	wait := max(plan.Next.Sub(now), time.Second)
 	if certsProblem != "" {
-		cond(metav1.ConditionTrue, "TokensOnly", msg+"; "+certsProblem)
+		if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); certsReason == "CertificatesForeign" && (prev == nil || prev.Reason != certsReason) {
+			r.Recorder.Eventf(hcp, nil, corev1.EventTypeWarning, certsReason, "Upload", "%s", certsProblem)
+		}
+		cond(metav1.ConditionTrue, certsReason, msg+"; "+certsProblem)
+		// Look again soon: the other upload expires, or the pki directory appears, without an event.
+		wait = min(wait, 5*time.Minute)
 	} else {
 		cond(metav1.ConditionTrue, hacpv1.ReasonTokensValid, msg)
 	}
-	return max(plan.Next.Sub(now), time.Second), nil
+	return wait, nil
+}
+
+// foreignCertsProblem says who else wrote kubeadm-certs and what to do.
+func foreignCertsProblem(kc *corev1.Secret) string {
+	writer := "someone outside hacp (kubeadm init phase upload-certs --upload-certs)"
+	if other := kc.Labels[LabelHAControlPlane]; other != "" {
+		writer = "HAControlPlane " + other + " (namespace.name)"
+	}
+	return fmt.Sprintf("no control-plane join command: kube-system/kubeadm-certs was uploaded by %s, and hacp does not overwrite it; "+
+		"it uploads again once that upload expires (set certificateUpload: Disabled on all but one HAControlPlane)", writer)
 }
 
 // joinSecret is one of the Secrets join commands are published in.

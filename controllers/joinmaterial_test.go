@@ -268,6 +268,41 @@ var _ = Describe("Join material", Ordered, func() {
 			g.Expect(getHCP(g, h).Status.JoinMaterial.ControlPlaneSecretName).To(BeEmpty())
 		}).Should(Succeed())
 	})
+
+	It("reports a competing writer of kubeadm-certs instead of overwriting it", func() {
+		var before corev1.Secret
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &before)).To(Succeed())
+		rival := tc.haControlPlane("rival")
+		rival.Spec.JoinMaterial = hacpv1.JoinMaterialSpec{CertificateUpload: hacpv1.CertificateUploadEnabled, PKIDirectory: pkiDir}
+		Expect(k8sClient.Create(ctx, rival)).To(Succeed())
+		DeferCleanup(func() { _ = k8sClient.Delete(ctx, rival) })
+		Eventually(func(g Gomega) {
+			c := joinCondition(g, rival)
+			g.Expect(c.Reason).To(Equal("CertificatesForeign"))
+			g.Expect(c.Message).To(ContainSubstring("kube-system/kubeadm-certs was uploaded by HAControlPlane " + tc.ns + ".cp"))
+			g.Expect(getHCP(g, rival).Status.JoinMaterial.ControlPlaneSecretName).To(BeEmpty())
+		}).Should(Succeed())
+		nudge(rival)
+		Consistently(func(g Gomega) {
+			var now corev1.Secret
+			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &now)).To(Succeed())
+			g.Expect(now.ResourceVersion).To(Equal(before.ResourceVersion), "kubeadm-certs was overwritten")
+		}, "2s").Should(Succeed())
+
+		By("an upload made by hand (kubeadm init phase upload-certs) is not overwritten either")
+		Eventually(func() error {
+			var kc corev1.Secret
+			if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &kc); err != nil {
+				return err
+			}
+			delete(kc.Labels, LabelHAControlPlane)
+			return k8sClient.Update(ctx, &kc)
+		}).Should(Succeed())
+		nudge(rival)
+		Eventually(func(g Gomega) {
+			g.Expect(joinCondition(g, rival).Message).To(ContainSubstring("uploaded by someone outside hacp (kubeadm init phase upload-certs --upload-certs)"))
+		}).Should(Succeed())
+	})
 })
 
 // openGCM decrypts by the documented format alone: 12-byte nonce || AES-256-GCM.
