@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -48,6 +50,24 @@ func fitLabelValue(s string) string {
 // applyStatus writes status as a server-side apply of the status subresource: the fields hacp sets
 // are owned by FieldOwner, nothing else is touched, and there is no read-modify-write race with the
 // spec that GitOps tools own.
+// observedStepSize is the resolution of status.lastObservedTime; statusRefresh is how often a
+// reconciler confirms a status that nothing else changes.
+const (
+	observedStepSize = 10 * time.Second
+	statusRefresh    = 30 * time.Second
+)
+
+func observedStep(t time.Time) time.Time { return t.UTC().Truncate(observedStepSize) }
+
+// refreshed caps a reconcile result's requeue at statusRefresh, so that a running manager keeps
+// status.lastObservedTime current.
+func refreshed(r ctrl.Result) ctrl.Result {
+	if r.RequeueAfter == 0 || r.RequeueAfter > statusRefresh {
+		r.RequeueAfter = statusRefresh
+	}
+	return r
+}
+
 func applyStatus(ctx context.Context, c client.Client, obj client.Object, status any) error {
 	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
 	if err != nil {
@@ -57,6 +77,9 @@ func applyStatus(ctx context.Context, c client.Client, obj client.Object, status
 	if err != nil {
 		return fmt.Errorf("converting status: %w", err)
 	}
+	// When the manager last confirmed the status, in steps so that a write it triggers itself
+	// (the reconcilers watch their own objects) writes the same value and ends there.
+	st["lastObservedTime"] = observedStep(time.Now()).Format(time.RFC3339)
 	u := &unstructured.Unstructured{Object: map[string]any{"status": st}}
 	u.SetGroupVersionKind(gvk)
 	u.SetName(obj.GetName())

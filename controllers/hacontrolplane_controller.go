@@ -131,7 +131,7 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if next > 0 && (result.RequeueAfter == 0 || next < result.RequeueAfter) {
 		result.RequeueAfter = next
 	}
-	return result, nil
+	return refreshed(result), nil
 }
 
 // observe reads everything the status is computed from.

@@ -114,7 +114,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if !meta.IsStatusConditionTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
 			r.Recorder.Eventf(&vg, c.other, corev1.EventTypeWarning, c.reason, "Render", c.message)
 		}
-		return ctrl.Result{}, nil
+		return refreshed(ctrl.Result{}), nil
 	}
 	setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionFalse, hacpv1.ReasonNoConflict, "no older VIPGroup claims these virtual IPs, or this VRID on these nodes")
 
@@ -135,7 +135,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonInvalidSpec, "the spec cannot be rendered; the last good config keeps running")
 		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
 		logger.Info("VIPGroup does not render, keeping the last good config", "vipgroup", klog.KObj(&vg), "reason", msg)
-		return ctrl.Result{}, applyStatus(ctx, r.Client, &vg, &status)
+		return refreshed(ctrl.Result{}), applyStatus(ctx, r.Client, &vg, &status)
 	}
 	// A node whose interface is not known yet gets no config: the agent reports it first.
 	if vg.Spec.Interface == "" {
@@ -190,7 +190,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterChanged", "Failover", "virtual IPs moved from %s to %s", prevMaster, master)
 		}
 	}
-	return ctrl.Result{}, nil
+	return refreshed(ctrl.Result{}), nil
 }
 
 // applyOwnedObjects applies what runs a VIPGroup: its config Secret, the agents' RBAC and the

@@ -200,6 +200,12 @@ type HAControlPlaneStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
+	// while it runs, in 10-second steps). A status older than a minute is not being refreshed: no
+	// manager runs, or it cannot reach the API. Shown as the Observed column.
+	// +optional
+	LastObservedTime *metav1.Time `json:"lastObservedTime,omitempty"`
+
 	// members are the control-plane nodes and etcd members, joined by name.
 	// +optional
 	// +listType=map
@@ -357,6 +363,7 @@ type JoinMaterialStatus struct {
 // +kubebuilder:printcolumn:name="VIP-Master",type=string,JSONPath=`.status.vipMaster`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Certs-Expire",type=date,JSONPath=`.status.earliestCertificateExpiry`,description="soonest certificate expiry"
+// +kubebuilder:printcolumn:name="Observed",type=date,JSONPath=`.status.lastObservedTime`,description="when the manager last confirmed this status"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // HAControlPlane keeps a kubeadm control plane's join material valid and reports its quorum

@@ -255,6 +255,12 @@ type VIPGroupStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
+	// while it runs, in 10-second steps). A status older than a minute is not being refreshed: no
+	// manager runs, or it cannot reach the API. Shown as the Observed column.
+	// +optional
+	LastObservedTime *metav1.Time `json:"lastObservedTime,omitempty"`
+
 	// virtualRouterID is the VRID in effect.
 	// +optional
 	VirtualRouterID int32 `json:"virtualRouterID,omitempty"`
@@ -333,6 +339,7 @@ type VIPGroupNodeStatus struct {
 // +kubebuilder:printcolumn:name="Master",type=string,JSONPath=`.status.master`
 // +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodeCount`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Observed",type=date,JSONPath=`.status.lastObservedTime`,description="when the manager last confirmed this status"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // VIPGroup runs keepalived on a set of nodes so that virtual IPs stay served while any healthy

@@ -212,6 +212,10 @@ func (in *HAControlPlaneStatus) DeepCopyInto(out *HAControlPlaneStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.LastObservedTime != nil {
+		in, out := &in.LastObservedTime, &out.LastObservedTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Members != nil {
 		in, out := &in.Members, &out.Members
 		*out = make([]MemberStatus, len(*in))
@@ -558,6 +562,10 @@ func (in *VIPGroupStatus) DeepCopyInto(out *VIPGroupStatus) {
 		for i := range *in {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
+	}
+	if in.LastObservedTime != nil {
+		in, out := &in.LastObservedTime, &out.LastObservedTime
+		*out = (*in).DeepCopy()
 	}
 	if in.Nodes != nil {
 		in, out := &in.Nodes, &out.Nodes
