@@ -47,7 +47,12 @@ func Render(dir, img string) ([]byte, error) {
 	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o600); err != nil {
 		return nil, err
 	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), overlay)
+	// Legacy order, as kubectl kustomize prints (krusty's default keeps input order): Namespaces and
+	// CRDs before what goes in them, so that one kubectl apply creates everything. The real-cluster
+	// lab caught the other order: `namespaces "hacp-system" not found`.
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	res, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), overlay)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}
