@@ -52,6 +52,13 @@ var _ = Describe("A status nobody refreshes", func() {
 				}
 			}
 			Expect(cols).To(Equal([]string{"Observed"}), name)
+			// kubectl prints a date column as an age, and a future date as <invalid> (seen on the
+			// real cluster): a column of expiry dates must be a string.
+			for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
+				if c.JSONPath == ".status.earliestCertificateExpiry" {
+					Expect(c.Type).To(Equal("string"), "%s column %s", name, c.Name)
+				}
+			}
 		}
 	})
 })

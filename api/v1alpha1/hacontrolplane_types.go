@@ -362,7 +362,7 @@ type JoinMaterialStatus struct {
 // +kubebuilder:printcolumn:name="Tolerance",type=integer,JSONPath=`.status.quorum.failureTolerance`,description="further voter failures survivable"
 // +kubebuilder:printcolumn:name="VIP-Master",type=string,JSONPath=`.status.vipMaster`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
-// +kubebuilder:printcolumn:name="Certs-Expire",type=date,JSONPath=`.status.earliestCertificateExpiry`,description="soonest certificate expiry"
+// +kubebuilder:printcolumn:name="Certs-Expire",type=string,JSONPath=`.status.earliestCertificateExpiry`,description="soonest certificate expiry (a date column would print a future time as <invalid>)"
 // +kubebuilder:printcolumn:name="Observed",type=date,JSONPath=`.status.lastObservedTime`,description="when the manager last confirmed this status"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
