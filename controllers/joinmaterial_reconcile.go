@@ -115,6 +115,11 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		case err != nil:
 			certsProblem = fmt.Sprintf("certificate key unavailable: %v (run the manager on a control-plane node with the pki directory mounted read-only, or set certificateUpload: Disabled)", err)
 			spec.UploadCerts = false
+		case kcErr == nil && adoptableUpload(&kc, hcp.CreationTimestamp.Time):
+			// kubeadm init --upload-certs's own upload, written before this HAControlPlane existed:
+			// the quick start joins with hacp's command, so hacp uploads anew under its own key
+			// (state.Certs stays empty). Found by the kubeadm lab: without this, no control-plane
+			// join command existed for the two hours after kubeadm init.
 		case kcErr == nil && kc.Labels[LabelHAControlPlane] != haControlPlaneLabel(hcp):
 			// Someone else's upload: overwriting it would break the joins its key was given for,
 			// and two writers would take turns forever. It expires with its proxy token.
@@ -221,6 +226,22 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		cond(metav1.ConditionTrue, hacpv1.ReasonTokensValid, msg)
 	}
 	return wait, nil
+}
+
+// adoptableUpload says whether kubeadm-certs is an upload hacp takes over: written by no
+// HAControlPlane, and last written before created (the HAControlPlane's creation), as kubeadm
+// init's own upload is. An upload made by hand later, or by another HAControlPlane, is kept.
+func adoptableUpload(kc *corev1.Secret, created time.Time) bool {
+	if kc.Labels[LabelHAControlPlane] != "" {
+		return false
+	}
+	last := kc.CreationTimestamp.Time
+	for _, mf := range kc.ManagedFields {
+		if mf.Time != nil && mf.Time.After(last) {
+			last = mf.Time.Time
+		}
+	}
+	return last.Before(created)
 }
 
 // foreignCertsProblem says who else wrote kubeadm-certs and what to do.

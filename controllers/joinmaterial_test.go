@@ -295,7 +295,11 @@ var _ = Describe("Join material", Ordered, func() {
 			if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &kc); err != nil {
 				return err
 			}
+			// As kubeadm does: new ciphertexts under its own key, and none of hacp's labels.
 			delete(kc.Labels, LabelHAControlPlane)
+			for k, v := range kc.Data {
+				kc.Data[k] = append(append([]byte(nil), v...), 0)
+			}
 			return k8sClient.Update(ctx, &kc)
 		}).Should(Succeed())
 		nudge(rival)
