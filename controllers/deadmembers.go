@@ -38,7 +38,7 @@ func (m *deadMemberMemory) observe(prefix string, members []etcdprobe.Member, no
 	for _, mem := range members {
 		k := prefix + mem.ID
 		seen[k] = true
-		if mem.Healthy {
+		if mem.Reachable { // it answers: alive, whether or not it has a leader
 			delete(m.since, k)
 			delete(m.reason, k)
 			continue
@@ -89,8 +89,10 @@ func (r *HAControlPlaneReconciler) deadMembers(ctx context.Context, hcp *hacpv1.
 	}
 	var cands []quorum.RemovalCandidate
 	for _, m := range cluster.Members {
-		c := quorum.RemovalCandidate{ID: m.ID, Name: m.Name, Learner: m.Learner, Started: m.Name != "", Healthy: m.Healthy}
-		if !m.Healthy {
+		// Only a member that does not answer can be dead; one that answers without a leader
+		// (cut off from its peers) is alive and gets no verdict.
+		c := quorum.RemovalCandidate{ID: m.ID, Name: m.Name, Learner: m.Learner, Started: m.Name != "", Healthy: m.Reachable}
+		if !m.Reachable {
 			c.UnreachableFor = now.Sub(since[m.ID])
 			c.NodeExists = m.Name == "" || r.nodeExists(ctx, m.Name)
 		}

@@ -91,7 +91,7 @@ func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
 			m.HasEtcd, m.EtcdID, m.Learner, m.EtcdHealthy = true, em.ID, em.Learner, em.Healthy
 		}
 	} else {
-		source = "kubeadm's etcd mirror pods (no etcd access configured)"
+		source = "kubeadm's etcd mirror pods (no etcd access configured: membership unverified, a member of a removed node is invisible and a lost member counts until its Node is NotReady; set spec.etcd)"
 		if o.etcdErr != nil {
 			source = "kubeadm's etcd mirror pods (etcd unreachable: " + o.etcdErr.Error() + ")"
 		}

@@ -26,9 +26,13 @@ type Member struct {
 	PeerURLs   []string
 	ClientURLs []string
 	Learner    bool
-	Healthy    bool
-	Leader     bool
-	Error      string
+	// Healthy: it answers and has a leader, so it is part of a working quorum.
+	Healthy bool
+	// Reachable: it answers, with or without a leader (a member cut off from its peers answers
+	// but is not healthy). A member that does not answer is neither.
+	Reachable bool
+	Leader    bool
+	Error     string
 }
 
 // Cluster is a snapshot of the cluster.
@@ -104,23 +108,24 @@ func (c Client) Probe(ctx context.Context, endpoints []string, tlsConfig *tls.Co
 			defer cancel()
 			st, err := cli.Status(sctx, pm.ClientURLs[0])
 			noLeader := rpctypes.ErrNoLeader.Error()
+			// A member that answers but has no leader is cut off from a quorum of its peers (or
+			// the cluster lost quorum): it serves nothing, so it is not healthy. Counting it would
+			// overstate tolerance: five members with two cut off read as tolerance 2; it is 0.
+			const leaderless = "no leader: cut off from a quorum of its peers, or the cluster has lost quorum"
 			switch {
 			case err != nil && strings.Contains(err.Error(), noLeader):
-				m.Healthy, m.Error = true, "no leader: the cluster has lost quorum"
+				m.Reachable, m.Error = true, leaderless
 			case err != nil:
 				m.Error = err.Error()
 			case len(st.Errors) == 1 && strings.Contains(st.Errors[0], noLeader):
-				// Alive but leaderless: it answers, so it counts, and quorum loss follows from
-				// the arithmetic (healthy < quorum), which also says how many must come back.
-				m.Healthy, m.Error = true, "no leader: the cluster has lost quorum"
+				m.Reachable, m.Error = true, leaderless
 			case len(st.Errors) > 0:
-				m.Error = strings.Join(st.Errors, "; ")
+				m.Reachable, m.Error = true, strings.Join(st.Errors, "; ")
+			case st.Leader == 0:
+				m.Reachable, m.Error = true, leaderless
 			default:
-				m.Healthy = true
+				m.Healthy, m.Reachable = true, true
 				m.Leader = st.Leader == pm.ID
-				if st.Leader == 0 {
-					m.Error = "no leader: the cluster has lost quorum"
-				}
 			}
 			results <- result{i, m}
 		}()

@@ -1,6 +1,7 @@
 // Package etcdcluster runs a real multi-member etcd cluster on loopback for tests, with TLS and
 // client certificate authentication as kubeadm sets it up. Members can be killed (SIGKILL, as a
-// power-off) and restarted.
+// power-off) and restarted, and, in a cluster started with StartPartitionable, cut off from their
+// peers while still answering clients.
 package etcdcluster
 
 import (
@@ -47,6 +48,8 @@ type Member struct {
 	cmd       *exec.Cmd
 	out       bytes.Buffer
 	args      []string
+	// uid runs the member's process (StartPartitionable): iptables tells its traffic by owner.
+	uid uint32
 }
 
 // Binary finds the etcd binary of the local control plane (KUBEBUILDER_ASSETS).
@@ -73,10 +76,49 @@ func freePort(t T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Start runs a cluster of members with the given names and waits until it has a leader.
+// Start runs a cluster of members with the given names.
 func Start(t T, names ...string) *Cluster {
 	t.Helper()
+	return start(t, false, names)
+}
+
+// StartPartitionable is Start with each member running under its own uid, so that Partition can
+// cut its peer traffic. It needs root and iptables.
+func StartPartitionable(t T, names ...string) *Cluster {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("partitioning etcd members needs root (iptables, members under their own uids)")
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("partitioning etcd members needs iptables")
+	}
+	return start(t, true, names)
+}
+
+func start(t T, partitionable bool, names []string) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t, bin: Binary(t), dir: t.TempDir()}
+	if partitionable {
+		// Members under other uids must reach their certificates and data directories.
+		dir, err := os.MkdirTemp("", "hacp-etcd-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.dir = dir
+		// And their binary: the cache under root's home is not theirs to read.
+		bin, err := os.ReadFile(c.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.bin = filepath.Join(dir, "etcd")
+		if err := os.WriteFile(c.bin, bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ca, err := pki.NewCA("etcd-ca")
 	if err != nil {
 		t.Fatal(err)
@@ -90,17 +132,31 @@ func Start(t T, names ...string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mode := os.FileMode(0o600)
+	if partitionable {
+		mode = 0o644 // a throwaway test CA, read by members under other uids
+	}
 	write := func(name string, b []byte) string {
 		p := filepath.Join(c.dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
+		if err := os.WriteFile(p, b, mode); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
 	caFile, certFile, keyFile := write("ca.crt", ca.CertPEM), write("server.crt", srvCert), write("server.key", srvKey)
 	var initial []string
-	for _, n := range names {
+	for i, n := range names {
 		m := &Member{Name: n, ClientURL: fmt.Sprintf("https://127.0.0.1:%d", freePort(t)), PeerURL: fmt.Sprintf("https://127.0.0.1:%d", freePort(t))}
+		if partitionable {
+			m.uid = uint32(40000 + os.Getpid()%10000*10 + i)
+			data := filepath.Join(c.dir, n)
+			if err := os.Mkdir(data, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(data, int(m.uid), int(m.uid)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		c.Members = append(c.Members, m)
 		initial = append(initial, n+"="+m.PeerURL)
 	}
@@ -137,6 +193,9 @@ func (c *Cluster) StartMember(m *Member) {
 	defer m.mu.Unlock()
 	cmd := exec.Command(c.bin, m.args...)
 	cmd.Stdout, cmd.Stderr = &m.out, &m.out
+	if m.uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: m.uid, Gid: m.uid}}
+	}
 	if err := cmd.Start(); err != nil {
 		c.t.Fatalf("starting etcd %s: %v", m.Name, err)
 	}
@@ -152,6 +211,48 @@ func (c *Cluster) Kill(m *Member) {
 		_ = m.cmd.Wait()
 		m.cmd = nil
 	}
+}
+
+// Partition cuts m off from its peers, both ways, while it keeps answering clients: what a member
+// behind a broken switch port or a firewall on the peer port (2380) sees. The returned function
+// heals it; cleanup heals it too.
+func (c *Cluster) Partition(m *Member) (heal func()) {
+	c.t.Helper()
+	if m.uid == 0 {
+		c.t.Fatal("Partition needs a cluster from StartPartitionable")
+	}
+	port := func(u string) string { return u[strings.LastIndex(u, ":")+1:] }
+	var rules [][]string
+	// Nothing reaches its peer listener, and it reaches no other member's.
+	rules = append(rules, []string{"INPUT", "-p", "tcp", "--dport", port(m.PeerURL), "-j", "REJECT", "--reject-with", "tcp-reset"})
+	for _, o := range c.Members {
+		if o != m {
+			rules = append(rules, []string{"OUTPUT", "-p", "tcp", "--dport", port(o.PeerURL), "-m", "owner", "--uid-owner", fmt.Sprint(m.uid), "-j", "REJECT", "--reject-with", "tcp-reset"})
+		}
+	}
+	run := func(op string, rule []string) error {
+		out, err := exec.Command("iptables", append([]string{"-w", op}, rule...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("iptables %s %v: %v: %s", op, rule, err, out)
+		}
+		return nil
+	}
+	for _, r := range rules {
+		if err := run("-I", r); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	// The rules match every packet, not only new connections: established peer streams break too.
+	var once sync.Once
+	heal = func() {
+		once.Do(func() {
+			for _, r := range rules {
+				_ = run("-D", r)
+			}
+		})
+	}
+	c.t.Cleanup(heal)
+	return heal
 }
 
 func (c *Cluster) stopAll() {
