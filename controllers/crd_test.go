@@ -65,8 +65,8 @@ var _ = Describe("CRDs", func() {
 			short   string
 			columns []string
 		}{
-			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Tolerance", "VIP-Master", "Available", "Certs-Expire", "Age"}},
-			"vipgroups.hacp.dev":       {"vipg", []string{"VIPs", "VRID", "Master", "Nodes", "Ready", "Age"}},
+			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Tolerance", "VIP-Master", "Available", "Certs-Expire", "Observed", "Age"}},
+			"vipgroups.hacp.dev":       {"vipg", []string{"VIPs", "VRID", "Master", "Nodes", "Ready", "Observed", "Age"}},
 		} {
 			var crd apiextensionsv1.CustomResourceDefinition
 			Expect(k8sClient.Get(ctx, types.NamespacedName{Name: name}, &crd)).To(Succeed())
