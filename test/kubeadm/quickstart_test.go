@@ -135,6 +135,20 @@ func TestKubeadmQuickStart(t *testing.T) {
 		_, err := kubectlOut(ctx, assets, kubeconfig, "wait", "--for=condition=Ready", "vipg/kube-apiserver", "-n", "kube-system", "--timeout=5m")
 		return err
 	})
+	// make deploy IMG=... is the only place the image is named: the manager and every agent run it
+	// (the manager passes its own image to the DaemonSet), and the kubelet ran exactly the imported tarball.
+	for _, sel := range []string{"-n hacp-system -l app.kubernetes.io/component=manager", "-n kube-system -l app.kubernetes.io/name=hacp-agent"} {
+		args := append([]string{"get", "pods"}, strings.Fields(sel)...)
+		images := kubectl(append(args, "-o", "jsonpath={range .items[*]}{.spec.containers[*].image}{\"\\n\"}{end}")...)
+		if strings.TrimSpace(images) == "" {
+			t.Errorf("no Pods for %s", sel)
+		}
+		for _, img := range strings.Fields(images) {
+			if img != hacpImage {
+				t.Errorf("a Pod (%s) runs %s, not make deploy's IMG %s", sel, img, hacpImage)
+			}
+		}
+	}
 	step("the bootstrap static Pod retired (its manifest gone from h1)", 3*time.Minute, func(ctx context.Context) error {
 		return poll(ctx, func() (bool, string, error) {
 			_, err := os.Stat(filepath.Join(h1.Dir, "etc-kubernetes/manifests/hacp-bootstrap.yaml"))
