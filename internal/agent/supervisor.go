@@ -256,7 +256,7 @@ func restartDelay(prev, ranFor time.Duration) time.Duration {
 // ReadyFile is where the supervisor records, in Dir, that keepalived runs the latest config it was
 // given: the agent's readiness probe (hacp-agent ready) reads it, so a rolling update of the
 // DaemonSet waits until each node's keepalived runs its current config.
-const ReadyFile = "ready"
+const ReadyFile = "keepalived.ready"
 
 // setWanted records the latest config the supervisor was given.
 func (s *Supervisor) setWanted(text []byte) {
