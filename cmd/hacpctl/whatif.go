@@ -19,13 +19,19 @@ import (
 )
 
 func runWhatIf(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("whatif", flag.ContinueOnError)
+	return runStatusCommand("whatif", args, stdout, stderr, printWhatIf)
+}
+
+// runStatusCommand runs a command that prints part of an HAControlPlane's status (whatif, certs):
+// [NAME] [-n NAMESPACE] from the cluster, or -f FILE from a saved status when the API is down.
+func runStatusCommand(cmd string, args []string, stdout, stderr io.Writer, print func(io.Writer, *hacpv1.HAControlPlane)) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "read the HAControlPlane (with its status) from this YAML file instead of the cluster; works when the API is down")
 	namespace := fs.String("n", "kube-system", "namespace of the HAControlPlane")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: hacpctl whatif [NAME] [-n NAMESPACE] | hacpctl whatif -f FILE")
+		fmt.Fprintf(stderr, "Usage: hacpctl %[1]s [NAME] [-n NAMESPACE] | hacpctl %[1]s -f FILE\n", cmd)
 		fs.PrintDefaults()
 	}
 	name, done, code := parseNamed(fs, args)
@@ -34,10 +40,10 @@ func runWhatIf(args []string, stdout, stderr io.Writer) int {
 	}
 	hcp, err := loadHAControlPlane(*file, *namespace, *kubeconfig, name)
 	if err != nil {
-		fmt.Fprintf(stderr, "hacpctl whatif: %v\n", err)
+		fmt.Fprintf(stderr, "hacpctl %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	printWhatIf(stdout, hcp)
+	print(stdout, hcp)
 	return 0
 }
 
