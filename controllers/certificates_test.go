@@ -1,8 +1,6 @@
 package controllers
 
 import (
-	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -22,20 +20,13 @@ import (
 // component: real handshakes with real servers, never a dial to a Node's own address.
 var testCertServers sync.Map // "node/component" -> loopback address
 
-func readTestCertificates(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed {
-	out := make([]certexpiry.Observed, len(targets))
-	for i, t := range targets {
-		addr, ok := testCertServers.Load(t.Node + "/" + string(t.Component))
-		if !ok {
-			out[i] = certexpiry.Observed{Target: t, Err: errors.New("connection refused")}
-			continue
-		}
-		o := certexpiry.ReadAll(ctx, []certexpiry.Target{{Node: t.Node, Component: t.Component, Address: addr.(string)}}, timeout)[0]
-		o.Target = t
-		out[i] = o
+var readTestCertificates = certexpiry.ReadVia(func(t certexpiry.Target) (string, bool) {
+	addr, ok := testCertServers.Load(t.Node + "/" + string(t.Component))
+	if !ok {
+		return "", false
 	}
-	return out
-}
+	return addr.(string), true
+})
 
 func serveCert(node string, comp certexpiry.Component, notAfter time.Time) {
 	GinkgoHelper()

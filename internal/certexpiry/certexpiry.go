@@ -216,3 +216,24 @@ func days(d time.Duration) string {
 	}
 	return fmt.Sprintf("%.0fd", math.Round(d.Hours()/24))
 }
+
+// ReadVia returns a reader like ReadAll that handshakes with addressOf(target) instead of the
+// target's own address, and reports a target without one as unreadable. Tests and the demo use it:
+// their Nodes' addresses are not on this machine, so they serve the certificates on loopback.
+func ReadVia(addressOf func(Target) (string, bool)) func(context.Context, []Target, time.Duration) []Observed {
+	return func(ctx context.Context, targets []Target, timeout time.Duration) []Observed {
+		out := make([]Observed, len(targets))
+		for i, t := range targets {
+			addr, ok := addressOf(t)
+			if !ok {
+				out[i] = Observed{Target: t, Err: errors.New("connection refused")}
+				continue
+			}
+			local := t
+			local.Address = addr
+			out[i] = ReadAll(ctx, []Target{local}, timeout)[0]
+			out[i].Target = t
+		}
+		return out
+	}
+}

@@ -280,20 +280,10 @@ func demoCertificates() (func(context.Context, []certexpiry.Target, time.Duratio
 			addrs[node+"/"+string(comp)] = addr
 		}
 	}
-	read := func(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed {
-		out := make([]certexpiry.Observed, len(targets))
-		for i, t := range targets {
-			local := t
-			local.Address = addrs[t.Node+"/"+string(t.Component)]
-			if local.Address == "" {
-				out[i] = certexpiry.Observed{Target: t, Err: errors.New("not served in the demo")}
-				continue
-			}
-			out[i] = certexpiry.ReadAll(ctx, []certexpiry.Target{local}, timeout)[0]
-			out[i].Target = t
-		}
-		return out
-	}
+	read := certexpiry.ReadVia(func(t certexpiry.Target) (string, bool) {
+		addr, ok := addrs[t.Node+"/"+string(t.Component)]
+		return addr, ok
+	})
 	return read, stop, nil
 }
 
