@@ -225,6 +225,11 @@ var _ = Describe("CRDs", func() {
 		Entry("endpoint port out of range", set("spec.controlPlaneEndpoint", "192.168.1.8:70000"), "controlPlaneEndpoint must be host:port"),
 		Entry("bare IPv6 endpoint", set("spec.controlPlaneEndpoint", "2001:db8::8:6443"), "controlPlaneEndpoint must be host:port"),
 		Entry("token TTL too short", set("spec.joinMaterial.tokenTTL", "5m"), "tokenTTL must be between 10m and 720h"),
+		Entry("certificate warning of minutes", set("spec.certificates.warnBefore", "10m"), "warnBefore must be between 1h and 8760h"),
+		Entry("negative dead-member grace period", func(u *unstructured.Unstructured) {
+			set("spec.etcd.clientSecretRef.name", "etcd-client")(u)
+			set("spec.etcd.deadMemberGracePeriod", "-1m")(u)
+		}, "deadMemberGracePeriod must not be negative"),
 		Entry("rotation lead longer than TTL", func(u *unstructured.Unstructured) {
 			set("spec.joinMaterial.tokenTTL", "1h")(u)
 			set("spec.joinMaterial.rotateBefore", "2h")(u)

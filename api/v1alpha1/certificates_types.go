@@ -8,6 +8,7 @@ type CertificatesSpec struct {
 	// (default 30 days; kubeadm's certificates last a year).
 	// +optional
 	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="warnBefore must be between 1h and 8760h (a year)"
 	WarnBefore *metav1.Duration `json:"warnBefore,omitempty"`
 }
 

@@ -134,6 +134,7 @@ type EtcdAccess struct {
 	// before removeDeadMembers removes it (default 10 minutes).
 	// +optional
 	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="deadMemberGracePeriod must not be negative"
 	DeadMemberGracePeriod *metav1.Duration `json:"deadMemberGracePeriod,omitempty"`
 }
 
