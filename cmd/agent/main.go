@@ -35,6 +35,7 @@ import (
 
 	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/apiclient"
+	"hacp.dev/hacp/internal/keepalived"
 )
 
 func main() {
@@ -155,7 +156,7 @@ func run(args []string) error {
 		Interface:        *iface,
 		Report:           rep.set,
 		Log:              logger,
-		KeepalivedOutput: os.Stderr,
+		KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
 	}
 	if *wrap != "" {
 		sup.Wrap = strings.Fields(*wrap)
@@ -221,7 +222,7 @@ func bootstrap(args []string) error {
 		Dir:              *dir,
 		FIFO:             *fifo,
 		Log:              logger,
-		KeepalivedOutput: os.Stderr,
+		KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
 		Report: func(r agent.Report) {
 			logger.Info("Bootstrap keepalived", "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
 		},

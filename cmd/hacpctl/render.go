@@ -122,7 +122,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	if len(in.Members) == 1 {
-		fmt.Fprintln(stderr, "hacpctl render: note: this node is the only member, so its VRRP adverts go to the multicast group until peers are added (keepalived rejects unicast without peers).")
+		fmt.Fprintln(stderr, "hacpctl render: note: this node is the only member, so it sends its VRRP adverts to itself until peers are added; keepalived logs a warning for each, which hacp-agent drops.")
 	}
 	if _, err := stdout.Write(cfg.Text); err != nil {
 		return 1

@@ -201,8 +201,10 @@ func Lint(text []byte) error {
 				switch {
 				case err != nil:
 					bad(p, "%s: unicast peer %q is not an address", name, p.Keyword)
-				case a == src:
-					bad(p, "%s: unicast_peer lists the node's own address %s", name, a)
+				case a == src && len(up.Children) > 1:
+					// Alone, it is the only member's advert to itself (RenderNode); next to
+					// others, a mistake that makes keepalived see its own adverts.
+					bad(p, "%s: unicast_peer lists the node's own address %s next to other peers", name, a)
 				case peers[a]:
 					bad(p, "%s: unicast peer %s listed twice", name, a)
 				case a.Is6() != src.Is6():

@@ -15,6 +15,10 @@ import (
 // ScriptName is the vrrp_script every instance tracks.
 const ScriptName = "hacp_apiserver"
 
+// SelfAdvertWarning is what keepalived logs for each advert it receives from its own address. A
+// VIPGroup's only member advertises to itself (see RenderNode), so the agent drops these lines.
+const SelfAdvertWarning = "WARNING - equal priority advert received from remote host with our IP address."
+
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
 // InstanceName is the vrrp_instance name for a family (4 or 6); the agent matches notify_fifo lines
@@ -145,17 +149,27 @@ func renderNode(in Input, plan []Plan, self Plan) NodeConfig {
 				peers = append(peers, a)
 			}
 		}
-		if len(peers) == 0 {
-			// The only member of this family (the seed node during bootstrap) must still bring
-			// the VIP up. keepalived rejects unicast keywords without peers, and
-			// unicast_fault_no_peer would keep the VIP down, so this one config advertises by
-			// multicast, to no one, until the next render adds a peer.
-			w(1, "# Only member: no unicast peers yet, so VRRP adverts go to the multicast group until one joins.")
-			if in.Bootstrap {
-				w(1, "# Bootstrap: VIPs as /31 (/127) without prefix route. The VIPGroup's keepalived on this node adds")
-				w(1, "# them as /32 (/128) and does not delete these entries when it starts; its agent removes them later.")
-			}
-		} else {
+		switch {
+		case len(peers) == 0 && in.Bootstrap:
+			// The bootstrap keepalived (the seed node before the cluster exists) advertises by
+			// multicast, to no one: its config is never reloaded with peers, and the VIPGroup's
+			// keepalived that takes over on the same node must not hear it (a unicast advert to
+			// this host would hold that one in BACKUP and break the gap-free handover).
+			w(1, "# Only member: no unicast peers, so VRRP adverts go to the multicast group, to no one.")
+			w(1, "# Bootstrap: VIPs as /31 (/127) without prefix route. The VIPGroup's keepalived on this node adds")
+			w(1, "# them as /32 (/128) and does not delete these entries when it starts; its agent removes them later.")
+		case len(peers) == 0:
+			// The VIPGroup's only member of this family advertises by unicast, to itself:
+			// keepalived rejects unicast keywords without peers, and a SIGHUP that turns a
+			// multicast instance into a unicast one re-creates it (VIPs removed, BACKUP, then the
+			// master-down interval: about 3 s without the VIP on the holder at the first join).
+			// Advertising to itself keeps every reload unicast-to-unicast, which keepalived applies
+			// in place. The adverts never leave the host, and keepalived ignores its own (equal
+			// priority and address: it stays MASTER, logging SelfAdvertWarning, which the agent drops).
+			w(1, "# Only member: unicast adverts to itself until a peer joins, so that the join is a reload in place.")
+			peers = []netip.Addr{src}
+			fallthrough
+		default:
 			w(1, "unicast_src_ip %s", src)
 			w(1, "unicast_peer {")
 			for _, a := range peers {

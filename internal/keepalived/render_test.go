@@ -73,7 +73,12 @@ func goldenCases() map[string]Input {
 		Members: []Member{member("n1", "198.51.100.11", "2001:db8::11")}}
 	dualBoot.Spec.VRRPVersion = 3
 
-	return map[string]Input{"seed": seed, "five": five, "dualstack": dual, "fast-v3": fast, "bootstrap": bootstrap, "bootstrap-dualstack": dualBoot}
+	// The VIPGroup's first node, before any other joins: unicast to itself, never multicast.
+	first := Input{Namespace: "kube-system", Name: "first", Spec: defaultSpec("198.51.100.8", "2001:db8::8"), Options: DefaultOptions(),
+		Members: []Member{member("n1", "198.51.100.11", "2001:db8::11")}}
+	first.Spec.VRRPVersion = 3
+
+	return map[string]Input{"first": first, "seed": seed, "five": five, "dualstack": dual, "fast-v3": fast, "bootstrap": bootstrap, "bootstrap-dualstack": dualBoot}
 }
 
 // renderAll renders every node, static members included (the bootstrap case is one).
@@ -144,7 +149,10 @@ func TestRenderIsDeterministic(t *testing.T) {
 	}
 }
 
-func TestPeersNeverIncludeSelf(t *testing.T) {
+// TestUnicastPeers: a member's peers are the other members, never itself; the VIPGroup's only
+// member advertises to itself alone (a join is then a unicast-to-unicast reload, applied in place),
+// and only the bootstrap config, which is never reloaded with peers, advertises by multicast.
+func TestUnicastPeers(t *testing.T) {
 	for name, in := range goldenCases() {
 		for node, cfg := range renderAll(t, in) {
 			root, err := Parse(cfg.Text)
@@ -158,14 +166,20 @@ func TestPeersNeverIncludeSelf(t *testing.T) {
 				src := inst.Arg("unicast_src_ip")
 				up := inst.Child("unicast_peer")
 				if up == nil {
-					if len(in.Members) > 1 {
-						t.Errorf("%s/%s: no unicast_peer although there are %d members", name, node, len(in.Members))
+					if !in.Bootstrap {
+						t.Errorf("%s/%s: no unicast_peer: only the bootstrap config may advertise by multicast", name, node)
 					}
 					continue
 				}
+				if in.Bootstrap {
+					t.Errorf("%s/%s: the bootstrap config has unicast peers", name, node)
+				}
 				for _, p := range up.Children {
-					if p.Keyword == src {
-						t.Errorf("%s/%s: own address %s in unicast_peer", name, node, src)
+					if p.Keyword == src && len(in.Members) > 1 {
+						t.Errorf("%s/%s: own address %s in unicast_peer although there are %d members", name, node, src, len(in.Members))
+					}
+					if p.Keyword != src && len(in.Members) == 1 {
+						t.Errorf("%s/%s: the only member advertises to %s, not to itself", name, node, p.Keyword)
 					}
 				}
 			}

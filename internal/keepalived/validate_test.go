@@ -129,7 +129,7 @@ vrrp_instance VI-kube-master {
 		}
 	}
 	for name, tc := range map[string]struct{ from, to, want string }{
-		"own address as peer": {"192.168.1.10\n", "192.168.1.12\n", "own address"},
+		"own address as peer": {"192.168.1.10\n", "192.168.1.10\n 192.168.1.12\n", "own address"},
 		"long password":       {"auth_pass mypass", "auth_pass mypassword", "truncated"},
 		"MASTER + nopreempt":  {"dont_track_primary", "nopreempt", "nopreempt needs state BACKUP"},
 		"priority 255":        {"priority 100", "priority 255", "1..254"},

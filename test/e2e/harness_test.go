@@ -234,18 +234,7 @@ func (e *Env) In(t testing.TB) *Env {
 }
 
 // MakeControlPlane labels an existing Node as control plane (scenario d).
-func (e *Env) MakeControlPlane(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var n corev1.Node
-	if err := e.Client.Get(ctx, types.NamespacedName{Name: name}, &n); err != nil {
-		e.t.Fatal(err)
-	}
-	n.Labels["node-role.kubernetes.io/control-plane"] = ""
-	if err := e.Client.Update(ctx, &n); err != nil {
-		e.t.Fatal(err)
-	}
-}
+func (e *Env) MakeControlPlane(name string) { e.setControlPlane(name, true) }
 
 // Profile is a VIPGroup's timing.
 type Profile struct {
