@@ -110,10 +110,10 @@ func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
 			if !ok {
 				continue
 			}
-			// A node that is not Ready cannot be counted on to run keepalived, whatever its
-			// agent last reported.
-			m.Keepalived = m.NodeReady
-			m.VIPEligible = m.NodeReady && ns.State != hacpv1.VRRPStateFault && ns.State != hacpv1.VRRPStateStop
+			// A node that is not Ready, or whose agent stopped reporting (the VIPGroup no
+			// longer counts its report), cannot be counted on to run keepalived.
+			m.Keepalived = m.NodeReady && !ns.Unheard
+			m.VIPEligible = m.Keepalived && ns.State != hacpv1.VRRPStateFault && ns.State != hacpv1.VRRPStateStop
 		}
 	}
 	out := make([]quorum.Member, 0, len(byName))
@@ -122,6 +122,27 @@ func quorumMembers(o observed) ([]quorum.Member, map[string]string, string) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, addr, source
+}
+
+// memberReady: the Node is Ready and nothing fresher says otherwise. A Node's Ready condition
+// lags a power loss by the node-monitor grace period (about 50 s), while etcd's own health (probed
+// every few seconds when spec.etcd is set) and the agent's heartbeat (the VIPGroup stops counting a
+// report after StaleAfter) show it within seconds.
+func memberReady(m quorum.Member, o observed) bool {
+	if !m.NodeReady {
+		return false
+	}
+	if o.etcd != nil && m.HasEtcd && !m.EtcdHealthy {
+		return false
+	}
+	if vg := o.vipGroup; vg != nil {
+		for _, ns := range vg.Status.Nodes {
+			if ns.Name == m.Name && ns.Unheard {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // quorumStatus fills the quorum part of the status and returns the QuorumHealthy condition.
@@ -149,7 +170,7 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 	for _, m := range members {
 		if m.HasNode {
 			nodes++
-			if m.NodeReady {
+			if memberReady(m, o) {
 				ready++
 			}
 		}
@@ -187,6 +208,9 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 	switch {
 	case res.Voters == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "NoEtcdMembers", "no etcd members found: neither etcd access nor kubeadm etcd mirror pods"
+		if o.etcdErr != nil {
+			c.Message = "no etcd members found: etcd unreachable (" + o.etcdErr.Error() + ") and no kubeadm etcd mirror pods"
+		}
 	case res.FailureTolerance >= 1:
 		c.Status, c.Reason = metav1.ConditionTrue, hacpv1.ReasonQuorate
 		c.Message = fmt.Sprintf("%s: %d more may fail", summary, res.FailureTolerance)

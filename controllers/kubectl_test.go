@@ -91,8 +91,8 @@ var _ = Describe("The README's kubectl commands, run by the real kubectl", func(
 		}).Should(Succeed())
 		reportAgent(vg, node.Name, "MASTER", hash)
 		Eventually(func(g Gomega) {
-			g.Expect(meta.IsStatusConditionTrue(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)).To(BeTrue())
-			g.Expect(meta.IsStatusConditionTrue(getHCP(g, h).Status.Conditions, hacpv1.ConditionAvailable)).To(BeTrue())
+			g.Expect(meta.IsStatusConditionTrue(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)).To(BeTrue(), "%v", getVIPGroup(g, vg).Status.Conditions)
+			g.Expect(meta.IsStatusConditionTrue(getHCP(g, h).Status.Conditions, hacpv1.ConditionAvailable)).To(BeTrue(), "%v", getHCP(g, h).Status.Conditions)
 			g.Expect(getHCP(g, h).Status.JoinMaterial).NotTo(BeNil())
 		}).Should(Succeed())
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -37,6 +38,8 @@ type VIPGroupReconciler struct {
 	Recorder   events.EventRecorder
 	AgentImage string
 	Options    keepalived.Options
+
+	beats heartbeats
 }
 
 // +kubebuilder:rbac:groups=hacp.dev,resources=vipgroups,verbs=get;list;watch
@@ -171,6 +174,15 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	status.ConfigHash = setHash(configs)
 	unheard := unheardNodes(nodes.Items)
+	// Heartbeats are judged on the real clock: how long an agent has been silent is not a
+	// decision to test by stepping time.
+	now := time.Now()
+	stale, recheck := staleReports(r.beats.observe(req.NamespacedName, pods.Items, now), now)
+	for node, why := range stale {
+		if unheard[node] == "" {
+			unheard[node] = why
+		}
+	}
 	status.Nodes = nodeStatuses(plan, configs, reports, unheard)
 	status.NodeCount = int32(len(status.Nodes))
 	ready, master := readyCondition(gen, status.Nodes, configs, reports, unheard)
@@ -190,7 +202,8 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterChanged", "Failover", "virtual IPs moved from %s to %s", prevMaster, master)
 		}
 	}
-	return refreshed(ctrl.Result{}), nil
+	// Look again when the next live report would turn stale, even if nothing else happens.
+	return refreshed(ctrl.Result{RequeueAfter: recheck}), nil
 }
 
 // applyOwnedObjects applies what runs a VIPGroup: its config Secret, the agents' RBAC and the

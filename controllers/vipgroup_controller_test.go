@@ -3,6 +3,8 @@ package controllers
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	. "github.com/onsi/ginkgo/v2"
@@ -122,6 +124,33 @@ func reportAgent(vg *hacpv1.VIPGroup, node, state, hash string) {
 	p.Annotations[agent.AnnotationConfigHash] = hash
 	p.Annotations[agent.AnnotationInterface] = "eth0"
 	Expect(k8sClient.Patch(ctx, p, patch)).To(Succeed())
+}
+
+// heartbeat rewrites the node's report time every second, as a live agent does, until the
+// returned function is called (at the latest when the spec ends). Without it (reportAgent alone) a
+// report is an older agent's, which the reconciler judges by its Node only.
+func heartbeat(vg *hacpv1.VIPGroup, node string) (stop func()) {
+	stopped, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-time.After(time.Second):
+				p := &corev1.Pod{}
+				Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: vg.Namespace, Name: vg.Name + "-agent-" + node}, p)).To(Succeed())
+				patch := client.MergeFrom(p.DeepCopy())
+				p.Annotations[agent.AnnotationReportedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+				Expect(k8sClient.Patch(ctx, p, patch)).To(Succeed())
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(stopped); <-done }) }
+	DeferCleanup(stop)
+	return stop
 }
 
 var _ = Describe("VIPGroup reconciler", func() {
@@ -490,6 +519,56 @@ var _ = Describe("VIPGroup reconciler", func() {
 			g.Expect(gone.State).To(Equal(hacpv1.VRRPStateUnknown))
 			g.Expect(gone.Message).To(ContainSubstring("its agent's last report is not counted (it said MASTER)"))
 		}).Should(Succeed())
+	})
+
+	It("stops counting a report whose agent stopped refreshing it, long before its Node turns NotReady", func() {
+		tc := newTestCluster()
+		for i, n := range []string{"h1", "h2"} {
+			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 191+i))
+		}
+		vg := tc.vipGroup("vip", 99, "198.51.100.190")
+		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
+		hashes := map[string]string{}
+		Eventually(func(g Gomega) {
+			data := configSecret(g, vg).Data
+			g.Expect(data).To(HaveLen(2))
+			for name, text := range data {
+				hashes[name] = keepalivedHash(text)
+			}
+		}).Should(Succeed())
+		h1, h2 := tc.nodeName("h1"), tc.nodeName("h2")
+		reportAgent(vg, h1, "MASTER", hashes[h1])
+		powerOffH1 := heartbeat(vg, h1)
+		reportAgent(vg, h2, "MASTER", hashes[h2])
+		heartbeat(vg, h2)
+
+		By("both agents alive and both claiming MASTER: a split brain, whatever the claims' ages")
+		splitBrain := func(g Gomega) {
+			c := meta.FindStatusCondition(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonSplitBrain), c.Message)
+		}
+		Eventually(splitBrain).Should(Succeed())
+		Consistently(splitBrain, StaleAfter+2*time.Second, time.Second).Should(Succeed())
+
+		By("h1 loses power: its agent stops, its Node still says Ready (kubelet's grace period)")
+		powerOffH1()
+		lost := time.Now()
+		Eventually(func(g Gomega) {
+			got := getVIPGroup(g, vg)
+			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+			g.Expect(got.Status.Master).To(Equal(h2))
+			for _, n := range got.Status.Nodes {
+				if n.Name == h1 {
+					g.Expect(n.Unheard).To(BeTrue())
+					g.Expect(n.State).To(Equal(hacpv1.VRRPStateUnknown))
+					g.Expect(n.Message).To(ContainSubstring("its agent has not reported for"))
+				}
+			}
+		}, StaleAfter+10*time.Second, 250*time.Millisecond).Should(Succeed())
+		GinkgoWriter.Printf("h1's silent MASTER report stopped counting %s after its last heartbeat\n", time.Since(lost).Round(100*time.Millisecond))
 	})
 
 	It("waits for an agent to report its interface when the spec names none", func() {

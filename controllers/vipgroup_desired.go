@@ -249,7 +249,7 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 			ns.State = hacpv1.VRRPStateUnknown
 			ns.Message = "static member: no agent reports for it"
 		case unheard[p.Member.Name] != "":
-			ns.State = hacpv1.VRRPStateUnknown
+			ns.State, ns.Unheard = hacpv1.VRRPStateUnknown, true
 			ns.ConfigHash = r.hash
 			ns.Message = unheard[p.Member.Name]
 			if ok && r.state != "" {

@@ -117,9 +117,13 @@ type EtcdAccess struct {
 	Endpoints []string `json:"endpoints,omitempty"`
 
 	// clientSecretRef names a Secret in the HAControlPlane's namespace with keys ca.crt, tls.crt and
-	// tls.key: an etcd client certificate (kubeadm's apiserver-etcd-client works).
-	// +required
-	ClientSecretRef LocalObjectReference `json:"clientSecretRef"`
+	// tls.key: an etcd client certificate (kubeadm's apiserver-etcd-client works). When absent, the
+	// manager reads kubeadm's own files from its PKI directory (joinMaterial.pkiDirectory, default
+	// /etc/kubernetes/pki: apiserver-etcd-client.crt and .key, etcd/ca.crt), which needs the manager
+	// deployed with the directory mounted (make deploy CONFIG=with-pki) and follows
+	// `kubeadm certs renew` by itself.
+	// +optional
+	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty"`
 
 	// removeDeadMembers lets hacp remove an etcd member whose machine is gone, so that it stops
 	// raising the quorum (Disabled by default). A member is removed only when all hold: its

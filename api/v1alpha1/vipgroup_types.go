@@ -324,6 +324,12 @@ type VIPGroupNodeStatus struct {
 	// +optional
 	Static bool `json:"static,omitempty"`
 
+	// unheard is true when the member's last report is not counted: its Node is not Ready, or its
+	// agent has not refreshed its report for 8 seconds (it does every 2): the node is down or cut
+	// off, or the agent stopped. Its state is then UNKNOWN and message says why.
+	// +optional
+	Unheard bool `json:"unheard,omitempty"`
+
 	// message explains a failure to apply the configuration, if any.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024

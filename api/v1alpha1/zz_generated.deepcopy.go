@@ -91,7 +91,11 @@ func (in *EtcdAccess) DeepCopyInto(out *EtcdAccess) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
-	out.ClientSecretRef = in.ClientSecretRef
+	if in.ClientSecretRef != nil {
+		in, out := &in.ClientSecretRef, &out.ClientSecretRef
+		*out = new(LocalObjectReference)
+		**out = **in
+	}
 	if in.DeadMemberGracePeriod != nil {
 		in, out := &in.DeadMemberGracePeriod, &out.DeadMemberGracePeriod
 		*out = new(v1.Duration)

@@ -340,10 +340,11 @@ type podReporter struct {
 	pod       string
 	log       klog.Logger
 
-	mu      sync.Mutex
-	latest  agent.Report
-	dirty   bool
-	changed chan struct{}
+	mu       sync.Mutex
+	latest   agent.Report
+	dirty    bool
+	reported bool // a report was set: heartbeats repeat it
+	changed  chan struct{}
 }
 
 func newPodReporter(cs kubernetes.Interface, namespace, pod string, log klog.Logger) *podReporter {
@@ -352,7 +353,7 @@ func newPodReporter(cs kubernetes.Interface, namespace, pod string, log klog.Log
 
 func (p *podReporter) set(r agent.Report) {
 	p.mu.Lock()
-	p.latest, p.dirty = r, true
+	p.latest, p.dirty, p.reported = r, true, true
 	p.mu.Unlock()
 	select {
 	case p.changed <- struct{}{}:
@@ -360,13 +361,21 @@ func (p *podReporter) set(r agent.Report) {
 	}
 }
 
+// loop writes every change at once, and the same report again every agent.HeartbeatInterval so
+// that the manager can tell a live agent from one that died with its node.
 func (p *podReporter) loop(ctx context.Context) {
 	backoff := 200 * time.Millisecond
+	heartbeat := time.NewTicker(agent.HeartbeatInterval)
+	defer heartbeat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.changed:
+		case <-heartbeat.C:
+			p.mu.Lock()
+			p.dirty = p.dirty || p.reported
+			p.mu.Unlock()
 		case <-time.After(backoff):
 		}
 		if err := p.flush(ctx); err != nil {
@@ -395,6 +404,7 @@ func (p *podReporter) flush(ctx context.Context) error {
 		agent.AnnotationInterface:      r.Interface,
 		agent.AnnotationConfigError:    r.ConfigError,
 		agent.AnnotationStateChangedAt: changedAt,
+		agent.AnnotationReportedAt:     time.Now().UTC().Format(time.RFC3339Nano),
 	}}}
 	body, err := json.Marshal(patch)
 	if err != nil {
