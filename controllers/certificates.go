@@ -35,12 +35,15 @@ var onDiskFiles = map[certexpiry.Component]string{
 	certexpiry.EtcdPeer:   "etcd/peer.crt",
 }
 
-// certificateCache reads each served certificate at most once per period.
+// certificateCache reads each served certificate at most once per period, and once per
+// urgentPeriod one that could not be read or expires within the warning window: once someone renews
+// it and restarts the static Pod, the warning clears within a minute rather than ten.
 type certificateCache struct {
-	read   func(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed
-	period time.Duration
-	mu     sync.Mutex
-	seen   map[certexpiry.Target]cachedCert
+	read         func(ctx context.Context, targets []certexpiry.Target, timeout time.Duration) []certexpiry.Observed
+	period       time.Duration
+	urgentPeriod time.Duration
+	mu           sync.Mutex
+	seen         map[certexpiry.Target]cachedCert
 }
 
 type cachedCert struct {
@@ -48,7 +51,7 @@ type cachedCert struct {
 	obs certexpiry.Observed
 }
 
-func (c *certificateCache) get(ctx context.Context, now time.Time, targets []certexpiry.Target) []certexpiry.Observed {
+func (c *certificateCache) get(ctx context.Context, now time.Time, warnBefore time.Duration, targets []certexpiry.Target) []certexpiry.Observed {
 	if c == nil || c.read == nil {
 		return nil
 	}
@@ -59,7 +62,12 @@ func (c *certificateCache) get(ctx context.Context, now time.Time, targets []cer
 	}
 	var stale []certexpiry.Target
 	for _, t := range targets {
-		if e, ok := c.seen[t]; !ok || now.Sub(e.at) >= c.period {
+		e, ok := c.seen[t]
+		period := c.period
+		if ok && c.urgentPeriod > 0 && (!e.obs.Certified || e.obs.NotAfter.Sub(now) < warnBefore) {
+			period = c.urgentPeriod
+		}
+		if !ok || now.Sub(e.at) >= period {
 			stale = append(stale, t)
 		}
 	}
@@ -87,7 +95,11 @@ func (r *HAControlPlaneReconciler) observeCertificates(ctx context.Context, hcp 
 			targets = append(targets, certexpiry.NodeTargets(nodes[i].Name, ip)...)
 		}
 	}
-	obs := r.Certs.get(ctx, r.Clock.Now(), targets)
+	warn := defaultWarnBefore
+	if w := hcp.Spec.Certificates.WarnBefore; w != nil {
+		warn = w.Duration
+	}
+	obs := r.Certs.get(ctx, r.Clock.Now(), warn, targets)
 	pki := pkiDir(hcp)
 	for i := range obs {
 		if obs[i].Node != r.NodeName || r.NodeName == "" {

@@ -237,7 +237,6 @@ var _ = Describe("CRDs", func() {
 		Entry("certificate key TTL too long", set("spec.joinMaterial.certificateKeyTTL", "48h"), "certificateKeyTTL must be between 10m and 24h"),
 		Entry("relative pki directory", set("spec.joinMaterial.pkiDirectory", "etc/kubernetes/pki"), "spec.joinMaterial.pkiDirectory in body should match"),
 		Entry("etcd endpoint that is not a URL", set("spec.etcd", map[string]any{"endpoints": []any{"192.168.1.12:2379"}, "clientSecretRef": map[string]any{"name": "etcd"}}), "each etcd endpoint must be an http(s) URL"),
-		Entry("etcd without client secret", set("spec.etcd", map[string]any{"endpoints": []any{"https://192.168.1.12:2379"}}), "spec.etcd.clientSecretRef: Required value"),
 		Entry("name longer than a label value", set("metadata.name", strings.Repeat("h", 64)), "metadata.name must be at most 63 characters"),
 		Entry("controlPlaneSelector key that is not a label key", set("spec.controlPlaneSelector", map[string]any{"a/b/c": ""}), "each controlPlaneSelector key must be a label key"),
 		Entry("controlPlaneSelector value that is not a label value", set("spec.controlPlaneSelector", map[string]any{"role": "-x"}), "a label value must be empty, or at most 63"),

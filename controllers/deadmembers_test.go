@@ -32,7 +32,7 @@ var _ = Describe("Dead etcd members", func() {
 		h := tc.haControlPlane("cp")
 		h.Spec.Etcd = &hacpv1.EtcdAccess{
 			Endpoints:             etcd.Endpoints(),
-			ClientSecretRef:       hacpv1.LocalObjectReference{Name: "etcd-client"},
+			ClientSecretRef:       &hacpv1.LocalObjectReference{Name: "etcd-client"},
 			RemoveDeadMembers:     hacpv1.DeadMemberRemovalEnabled,
 			DeadMemberGracePeriod: &metav1.Duration{Duration: time.Minute},
 		}

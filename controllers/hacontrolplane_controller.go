@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -191,10 +193,28 @@ func (r *HAControlPlaneReconciler) probeEtcd(ctx context.Context, hcp *hacpv1.HA
 	return r.Etcd.Probe(ctx, endpoints, tlsCfg)
 }
 
-// etcdTLS reads the etcd client certificate from spec.etcd.clientSecretRef.
+// etcdTLS reads the etcd client certificate from spec.etcd.clientSecretRef or, when that is
+// absent, kubeadm's apiserver-etcd-client files in the manager's PKI directory (CONFIG=with-pki).
 func (r *HAControlPlaneReconciler) etcdTLS(ctx context.Context, hcp *hacpv1.HAControlPlane) (*tls.Config, error) {
+	ref := hcp.Spec.Etcd.ClientSecretRef
+	if ref == nil {
+		dir := pkiDir(hcp)
+		var pem [3][]byte
+		for i, f := range []string{"etcd/ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return nil, fmt.Errorf("spec.etcd has no clientSecretRef, so the etcd client certificate comes from kubeadm's files in %s, which the manager cannot read (deploy it with CONFIG=with-pki, or name a Secret): %w", dir, err)
+			}
+			pem[i] = b
+		}
+		tlsCfg, err := etcdprobe.TLSConfig(pem[0], pem[1], pem[2])
+		if err != nil {
+			return nil, fmt.Errorf("kubeadm's etcd client certificate in %s: %w", dir, err)
+		}
+		return tlsCfg, nil
+	}
 	var s corev1.Secret
-	key := types.NamespacedName{Namespace: hcp.Namespace, Name: hcp.Spec.Etcd.ClientSecretRef.Name}
+	key := types.NamespacedName{Namespace: hcp.Namespace, Name: ref.Name}
 	if err := r.APIReader.Get(ctx, key, &s); err != nil {
 		return nil, fmt.Errorf("etcd client Secret %s: %w", key, err)
 	}

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -149,6 +151,38 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		_ = h1
 	})
 
+	It("reaches etcd with kubeadm's own client certificate from the PKI directory when spec.etcd names no Secret", func() {
+		tc := newTestCluster()
+		names := []string{tc.nodeName("h1"), tc.nodeName("h2"), tc.nodeName("h3")}
+		for i := range names {
+			tc.addNode(fmt.Sprintf("h%d", i+1), fmt.Sprintf("198.51.100.%d", 131+i))
+		}
+		etcd := etcdcluster.Start(GinkgoT(), names...)
+		h := tc.haControlPlane("cp")
+		pki := GinkgoT().TempDir()
+		h.Spec.JoinMaterial.PKIDirectory = pki
+		h.Spec.Etcd = &hacpv1.EtcdAccess{Endpoints: etcd.Endpoints()}
+		Expect(k8sClient.Create(ctx, h)).To(Succeed())
+
+		By("the files are not there (the manager deployed without CONFIG=with-pki): the status says so")
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(getHCP(g, h).Status.Conditions, hacpv1.ConditionQuorumHealthy)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Message).To(ContainSubstring("CONFIG=with-pki"))
+		}).Should(Succeed())
+
+		By("kubeadm's layout: etcd/ca.crt, apiserver-etcd-client.crt and .key")
+		Expect(os.MkdirAll(filepath.Join(pki, "etcd"), 0o700)).To(Succeed())
+		for name, data := range map[string][]byte{"etcd/ca.crt": etcd.CA, "apiserver-etcd-client.crt": etcd.ClientCert, "apiserver-etcd-client.key": etcd.ClientKey} {
+			Expect(os.WriteFile(filepath.Join(pki, name), data, 0o600)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			got := expectQuorum(g, h, hacpv1.ReasonQuorate, 3, 3, 1)
+			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionQuorumHealthy)
+			g.Expect(c.Message).To(ContainSubstring("from the etcd member list"))
+		}, "30s").Should(Succeed())
+	})
+
 	It("follows a real etcd cluster: members killed and restarted, a learner, a stale member", func() {
 		tc := newTestCluster()
 		names := []string{tc.nodeName("h1"), tc.nodeName("h2"), tc.nodeName("h3")}
@@ -162,7 +196,7 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 		h := tc.haControlPlane("cp")
-		h.Spec.Etcd = &hacpv1.EtcdAccess{Endpoints: etcd.Endpoints(), ClientSecretRef: hacpv1.LocalObjectReference{Name: "etcd-client"}}
+		h.Spec.Etcd = &hacpv1.EtcdAccess{Endpoints: etcd.Endpoints(), ClientSecretRef: &hacpv1.LocalObjectReference{Name: "etcd-client"}}
 		Expect(k8sClient.Create(ctx, h)).To(Succeed())
 
 		Eventually(func(g Gomega) {

@@ -85,7 +85,8 @@ type Config struct {
 	AgentImage string
 	// Etcd probes etcd clusters; nil means the real client.
 	Etcd etcdprobe.Prober
-	// EtcdPeriod is how often etcd is re-probed; zero means 10s.
+	// EtcdPeriod is how often etcd is re-probed; zero means 5s (a lost member shows within a probe
+	// period plus the probe timeout).
 	EtcdPeriod time.Duration
 	// KeepalivedOptions are the node-side paths in the agent image; zero means the defaults.
 	KeepalivedOptions keepalived.Options
@@ -123,13 +124,13 @@ func SetupReconcilers(mgr ctrl.Manager, cfg Config) error {
 		cfg.Etcd = etcdprobe.Client{Timeout: 2 * time.Second}
 	}
 	if cfg.EtcdPeriod == 0 {
-		cfg.EtcdPeriod = 10 * time.Second
+		cfg.EtcdPeriod = 5 * time.Second
 	}
 	if cfg.CertificatePeriod == 0 {
 		cfg.CertificatePeriod = DefaultCertificatePeriod
 	}
 	hcr := &HAControlPlaneReconciler{
-		Certs:      &certificateCache{read: cfg.ReadCertificates, period: cfg.CertificatePeriod},
+		Certs:      &certificateCache{read: cfg.ReadCertificates, period: cfg.CertificatePeriod, urgentPeriod: time.Minute},
 		NodeName:   cfg.NodeName,
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
