@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ type ClusterConfig struct {
 	Endpoint string
 	// CertificateKey encrypts the uploaded control-plane certificates (kubeadm-certs).
 	CertificateKey string
+	// CertificateValidity is ClusterConfiguration.certificateValidityPeriod ("2h"); empty for
+	// kubeadm's default (a year).
+	CertificateValidity string
 }
 
 // NewCertificateKey returns a key as `kubeadm certs certificate-key` prints it.
@@ -99,7 +103,7 @@ controllerManager:
   extraArgs:
   - name: node-cidr-mask-size-ipv4
     value: "27"
----
+%[11]s---
 %[10]s---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -107,7 +111,62 @@ kind: KubeProxyConfiguration
 conntrack:
   maxPerCore: 0
 `, c.CertificateKey, n.Addr, n.Name, ignore.String(), filepath.Join(n.Dir, "patches"), KubernetesVersion,
-		c.Endpoint, PodSubnet, ServiceSubnet, kubeletConfig)
+		c.Endpoint, PodSubnet, ServiceSubnet, kubeletConfig, validity(c.CertificateValidity))
+}
+
+func validity(period string) string {
+	if period == "" {
+		return ""
+	}
+	return fmt.Sprintf("certificateValidityPeriod: %s\n", period)
+}
+
+// RenewCertificates runs `kubeadm certs renew all` on n with certificates valid for period: what
+// an operator does when hacp says they expire soon. The static Pods serve them once restarted.
+func (n *Node) RenewCertificates(ctx context.Context, endpoint, period string) (string, error) {
+	cfg := filepath.Join(n.Dir, "kubeadm-renew.yaml")
+	if err := os.WriteFile(cfg, []byte(n.InitConfig(ClusterConfig{Endpoint: endpoint, CertificateValidity: period})), 0o600); err != nil {
+		return "", err
+	}
+	return n.Run(ctx, "kubeadm", "certs", "renew", "all", "--config", cfg)
+}
+
+// RestartStaticPods restarts n's etcd and kube-apiserver as an operator does after a renewal:
+// their manifests move out of kubelet's folder until the containers are gone, then back.
+func (n *Node) RestartStaticPods(ctx context.Context, names ...string) error {
+	manifests := filepath.Join(n.Dir, "etc-kubernetes", "manifests")
+	aside := filepath.Join(n.Dir, "manifests-aside")
+	if err := os.MkdirAll(aside, 0o700); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := os.Rename(filepath.Join(manifests, name+".yaml"), filepath.Join(aside, name+".yaml")); err != nil {
+			return err
+		}
+	}
+	// kubelet notices a removed manifest within its file check period (20 s) and stops the Pod:
+	// wait until nothing listens on the node's ports any more.
+	ports := map[string]string{"etcd": "2379", "kube-apiserver": "6443"}
+	if err := poll(ctx, func() (bool, string, error) {
+		for _, name := range names {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			c, err := n.lab.DialHub(dctx, "tcp", net.JoinHostPort(n.Addr.String(), ports[name]))
+			cancel()
+			if err == nil {
+				_ = c.Close()
+				return false, name + " still listening", nil
+			}
+		}
+		return true, "", nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := os.Rename(filepath.Join(aside, name+".yaml"), filepath.Join(manifests, name+".yaml")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Init runs `kubeadm init --upload-certs` on n with InitConfig(c).

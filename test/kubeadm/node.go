@@ -435,6 +435,27 @@ func (n *Node) PowerOff() error {
 	return errors.Join(errs...)
 }
 
+// Wipe makes a powered-off node a new machine with the same name and address: kubeadm's,
+// kubelet's, etcd's and hacp's state is gone (container images stay, as on a preloaded machine).
+func (n *Node) Wipe() error {
+	if n.Running() {
+		return fmt.Errorf("node %s: wipe needs it powered off", n.Name)
+	}
+	for _, m := range mounts {
+		if m.dir == "usr-libexec-kubernetes" {
+			continue
+		}
+		dir := filepath.Join(n.Dir, m.dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return n.writeFiles()
+}
+
 // Running reports whether the node is started.
 func (n *Node) Running() bool {
 	n.mu.Lock()

@@ -51,6 +51,7 @@ func TestKubeadmQuickStart(t *testing.T) {
 	}
 	ex := strings.ReplaceAll(string(example), "192.168.1.8", vip.String())
 	ex = strings.Replace(ex, "certificateUpload: Disabled", "certificateUpload: Enabled", 1)
+	ex = strings.Replace(ex, "  # etcd: {}", "  etcd: {}", 1)
 	exampleFile := filepath.Join(lab.Root, "haclusterplane.yaml")
 	if err := os.WriteFile(exampleFile, []byte(ex), 0o644); err != nil {
 		t.Fatal(err)
@@ -81,7 +82,9 @@ func TestKubeadmQuickStart(t *testing.T) {
 	// Step 3: kubeadm init with the VIP as endpoint and the certificates uploaded.
 	certKey := NewCertificateKey()
 	begin = time.Now()
-	if out, err = h1.Init(ctx, ClusterConfig{Endpoint: endpoint, CertificateKey: certKey}); err != nil {
+	// kubeadm's certificates last 2 hours here instead of a year, so that hacp's expiry warning
+	// fires on real kubeadm certificates (#17); they are renewed for a year at the end.
+	if out, err = h1.Init(ctx, ClusterConfig{Endpoint: endpoint, CertificateKey: certKey, CertificateValidity: "2h"}); err != nil {
 		t.Fatal(err)
 	}
 	lab.Logf("kubeadm init on h1 (VIP from the bootstrap static Pod) took %s", time.Since(begin).Round(time.Millisecond))
@@ -222,6 +225,14 @@ func TestKubeadmQuickStart(t *testing.T) {
 	})
 	t.Logf("\n%s", kubectl("get", "hacp,vipg", "-n", "kube-system", "-o", "wide"))
 	t.Logf("\n%s", hacpctl("whatif"))
+	step("CertificatesValid False: kubeadm's 2-hour certificates expire within warnBefore (30 days)", 3*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out, err := kubectlOut(ctx, assets, kubeconfig, "get", "hacp", "kubernetes", "-n", "kube-system",
+				"-o", `jsonpath={.status.conditions[?(@.type=="CertificatesValid")].status} {.status.conditions[?(@.type=="CertificatesValid")].reason}`)
+			return err == nil && out == "False ExpiringSoon", out, nil
+		})
+	})
+	t.Logf("\n%s", hacpctl("certs"))
 
 	// Step 6, the failover test: the node holding the VIP loses power (cable cut, then every process
 	// killed at once).
@@ -350,6 +361,85 @@ func TestKubeadmQuickStart(t *testing.T) {
 	})
 	restore(h2, h3)
 	status("after h2 and h3 returned")
+
+	// Step 8 (#17), the seed's "replace a dead master", with no etcdctl: h3 dies for good, a person
+	// deletes its Node, hacp removes its etcd member (removal enabled as the README says), and a new
+	// machine named h3 joins with hacp's command.
+	kubectl("patch", "hacp", "kubernetes", "-n", "kube-system", "--type=merge", "-p",
+		`{"spec":{"etcd":{"removeDeadMembers":"Enabled","deadMemberGracePeriod":"30s"}}}`)
+	if err := h3.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h3.PowerOff(); err != nil {
+		t.Fatal(err)
+	}
+	dead := time.Now()
+	kubectl("delete", "node", "h3", "--wait=false")
+	step("h3's etcd member removed by hacp: 2 voters, quorum 2, tolerance 0", 4*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			got := hacpField("{.status.quorum.voters} {.status.quorum.quorum} {.status.quorum.failureTolerance}")
+			return got == "2 2 0", got, nil
+		})
+	})
+	lab.Logf("h3's member gone %s after its power loss (grace period 30 s)", time.Since(dead).Round(time.Second))
+	t.Logf("events:\n%s", kubectl("get", "events", "-n", "kube-system", "--field-selector", "reason=RemovedDeadMember", "-o", "custom-columns=REASON:.reason,NOTE:.note"))
+	status("after hacp removed h3's etcd member")
+	if err := h3.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h3.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h3.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h3.Join(ctx, hacpctl("join", "--control-plane")); err != nil {
+		t.Fatal(err)
+	}
+	step("the new h3 joined: 3/3 members, 3 voters, tolerance 1", 6*time.Minute, func(ctx context.Context) error {
+		if err := WaitNodesReady(ctx, client, "h1", "h2", "h3", "h4"); err != nil {
+			return err
+		}
+		return poll(ctx, func() (bool, string, error) {
+			got := hacpField("{.status.readyMembers} {.status.quorum.voters} {.status.quorum.failureTolerance}")
+			return got == "3/3 3 1", got, nil
+		})
+	})
+	status("after the new h3 joined")
+
+	// Step 9 (#17): kubeadm certs renew on every control-plane node. hacp reads the served
+	// certificates, so the warning stays until the static Pods restart; then it clears.
+	for _, n := range []*Node{h1, h2, h3} {
+		if out, err := n.RenewCertificates(ctx, endpoint, "8760h"); err != nil {
+			t.Fatalf("kubeadm certs renew on %s: %v\n%s", n.Name, err, out)
+		}
+	}
+	step("certificates renewed on disk, still expiring as served: CertificatesValid stays False", 3*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out := hacpField(`{.status.conditions[?(@.type=="CertificatesValid")].status} {.status.conditions[?(@.type=="CertificatesValid")].reason}`)
+			return out == "False RenewedNotServed" || out == "False ExpiringSoon", out, nil
+		})
+	})
+	t.Logf("after kubeadm certs renew: %s", hacpField(`{.status.conditions[?(@.type=="CertificatesValid")].message}`))
+	for _, n := range []*Node{h1, h2, h3} {
+		step("etcd and kube-apiserver restarted on "+n.Name, 4*time.Minute, func(ctx context.Context) error {
+			if err := n.RestartStaticPods(ctx, "etcd", "kube-apiserver"); err != nil {
+				return err
+			}
+			return poll(ctx, func() (bool, string, error) {
+				err := readyz(ctx, lab, cfg, n.Addr.String()+":6443")
+				return err == nil, fmt.Sprint(err), nil
+			})
+		})
+	}
+	step("the renewed certificates are served: CertificatesValid True", 4*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out := hacpField(`{.status.conditions[?(@.type=="CertificatesValid")].status} {.status.conditions[?(@.type=="CertificatesValid")].message}`)
+			return strings.HasPrefix(out, "True"), out, nil
+		})
+	})
+	t.Logf("\n%s", hacpctl("certs"))
+	status("after the certificates were renewed and served")
 }
 
 // waitSteady waits until GET /readyz through server has answered every 250 ms for d.
