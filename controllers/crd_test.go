@@ -65,7 +65,7 @@ var _ = Describe("CRDs", func() {
 			short   string
 			columns []string
 		}{
-			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Tolerance", "VIP-Master", "Available", "Certs-Expire", "Observed", "Age"}},
+			"hacontrolplanes.hacp.dev": {"hacp", []string{"Endpoint", "Members", "Etcd", "Quorum", "Tolerance", "VIP-Master", "Available", "Certs-Expire", "Observed", "Age"}},
 			"vipgroups.hacp.dev":       {"vipg", []string{"VIPs", "VRID", "Master", "Nodes", "Ready", "Observed", "Age"}},
 		} {
 			var crd apiextensionsv1.CustomResourceDefinition

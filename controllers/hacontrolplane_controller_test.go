@@ -118,7 +118,8 @@ var _ = Describe("HAControlPlane quorum health", func() {
 			g.Expect(meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionQuorumHealthy).Message).To(ContainSubstring("membership unverified"), "without etcd access, status says what it cannot know")
 			g.Expect(got.Status.Members).To(HaveLen(3), "the worker is not a member")
 			g.Expect(got.Status.ReadyMembers).To(Equal("3/3"))
-			g.Expect(got.Status.EtcdSummary).To(Equal("3/2"))
+			g.Expect(got.Status.EtcdSummary).To(Equal("3/3"), "healthy/voters")
+			g.Expect(got.Status.Tolerance).To(Equal("1"))
 			g.Expect(whatIfMessages(got)).To(ContainElement(fmt.Sprintf("if %s fails: the control plane keeps working (etcd keeps 2 of 3 voters, 2 needed)", h3)))
 			g.Expect(whatIfMessages(got)).To(ContainElement(fmt.Sprintf("if %s and %s fail: etcd quorum lost (1 of 3 voters left, 2 needed); the API stops serving (no etcd quorum)", h2, h3)))
 			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, hacpv1.ConditionAvailable)).To(BeTrue())
@@ -131,6 +132,8 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		Eventually(func(g Gomega) {
 			got := expectQuorum(g, h, hacpv1.ReasonAtRisk, 3, 2, 0)
 			g.Expect(got.Status.ReadyMembers).To(Equal("2/3"))
+			g.Expect(got.Status.EtcdSummary).To(Equal("2/3"))
+			g.Expect(got.Status.Tolerance).To(Equal("0"))
 			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, hacpv1.ConditionAvailable)).To(BeTrue())
 			g.Expect(whatIfMessages(got)).To(ContainElement(fmt.Sprintf("if %s fails: etcd quorum lost (1 of 3 voters left, 2 needed); the API stops serving (no etcd quorum)", h2)))
 		}).Should(Succeed())
@@ -139,6 +142,8 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		setNodeReady(h2, false)
 		Eventually(func(g Gomega) {
 			got := expectQuorum(g, h, hacpv1.ReasonQuorumLost, 3, 1, -1)
+			g.Expect(got.Status.EtcdSummary).To(Equal("1/3"))
+			g.Expect(got.Status.Tolerance).To(Equal(hacpv1.ToleranceLost), "never -1")
 			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionAvailable)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Message).To(ContainSubstring("etcd has lost quorum"))

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -182,7 +183,11 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 	}
 	st.ReadyMembers = fmt.Sprintf("%d/%d", ready, nodes)
 	st.Quorum = &hacpv1.QuorumStatus{Voters: int32(res.Voters), Healthy: int32(res.Healthy), Quorum: int32(res.Quorum), FailureTolerance: int32(res.FailureTolerance)}
-	st.EtcdSummary = fmt.Sprintf("%d/%d", res.Healthy, res.Quorum)
+	st.EtcdSummary = fmt.Sprintf("%d/%d", res.Healthy, res.Voters)
+	st.Tolerance = strconv.Itoa(res.FailureTolerance)
+	if res.FailureTolerance < 0 {
+		st.Tolerance = hacpv1.ToleranceLost
+	}
 	st.WhatIf = nil
 	add := func(oc quorum.Outcome) {
 		if len(st.WhatIf) >= maxWhatIf {

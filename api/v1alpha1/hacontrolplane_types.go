@@ -192,6 +192,9 @@ const (
 	ImpactAPIServer FailureImpact = "APIServer"
 )
 
+// ToleranceLost is status.tolerance when etcd has lost quorum.
+const ToleranceLost = "LOST"
+
 // HAControlPlaneStatus is the observed state of an HAControlPlane.
 type HAControlPlaneStatus struct {
 	// conditions: Available, QuorumHealthy, VIPReady, JoinMaterialReady.
@@ -226,9 +229,16 @@ type HAControlPlaneStatus struct {
 	// +optional
 	Quorum *QuorumStatus `json:"quorum,omitempty"`
 
-	// etcdSummary is "healthy/quorum" voters (for print columns).
+	// etcdSummary is "healthy/voters": the healthy etcd voters out of all voters, such as "2/3"
+	// (for print columns; the Quorum column shows how many are needed).
 	// +optional
 	EtcdSummary string `json:"etcdSummary,omitempty"`
+
+	// tolerance is quorum.failureTolerance for people: how many more etcd voters may fail, as a
+	// number, or LOST when quorum is lost (for print columns, which would show -1).
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	Tolerance string `json:"tolerance,omitempty"`
 
 	// vipMaster is the node holding the virtual IP, from the referenced VIPGroup.
 	// +optional
@@ -363,8 +373,9 @@ type JoinMaterialStatus struct {
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: the join Secrets and labels hacp derives from it must fit"
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
 // +kubebuilder:printcolumn:name="Members",type=string,JSONPath=`.status.readyMembers`,description="control-plane Nodes Ready / total"
-// +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.etcdSummary`,description="healthy voters / quorum"
-// +kubebuilder:printcolumn:name="Tolerance",type=integer,JSONPath=`.status.quorum.failureTolerance`,description="further voter failures survivable"
+// +kubebuilder:printcolumn:name="Etcd",type=string,JSONPath=`.status.etcdSummary`,description="healthy etcd voters / voters"
+// +kubebuilder:printcolumn:name="Quorum",type=integer,JSONPath=`.status.quorum.quorum`,description="etcd voters needed for quorum"
+// +kubebuilder:printcolumn:name="Tolerance",type=string,JSONPath=`.status.tolerance`,description="further voter failures survivable, LOST when quorum is lost"
 // +kubebuilder:printcolumn:name="VIP-Master",type=string,JSONPath=`.status.vipMaster`
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
 // +kubebuilder:printcolumn:name="Certs-Expire",type=string,JSONPath=`.status.earliestCertificateExpiry`,description="soonest certificate expiry (a date column would print a future time as <invalid>)"

@@ -111,7 +111,11 @@ func printWhatIf(w io.Writer, hcp *hacpv1.HAControlPlane) {
 		fmt.Fprintf(w, "note: the status describes generation %d, the spec is at %d\n", st.ObservedGeneration, hcp.Generation)
 	}
 	if q := st.Quorum; q != nil {
-		fmt.Fprintf(w, "etcd: %d of %d voters healthy, quorum %d, failure tolerance %d\n", q.Healthy, q.Voters, q.Quorum, q.FailureTolerance)
+		tolerance := fmt.Sprintf("failure tolerance %d", q.FailureTolerance)
+		if q.FailureTolerance < 0 {
+			tolerance = "quorum LOST"
+		}
+		fmt.Fprintf(w, "etcd: %d of %d voters healthy, quorum %d, %s\n", q.Healthy, q.Voters, q.Quorum, tolerance)
 	}
 	for _, c := range st.Conditions {
 		fmt.Fprintf(w, "%s=%s (%s): %s\n", c.Type, c.Status, c.Reason, c.Message)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
 
 func TestWhatIfFromSavedStatus(t *testing.T) {
@@ -46,5 +48,18 @@ func TestWhatIfErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %q", code, errOut.String(), tc.want)
 			}
 		})
+	}
+}
+
+func TestWhatIfSaysQuorumLostRatherThanMinusOne(t *testing.T) {
+	var out bytes.Buffer
+	printWhatIf(&out, &hacpv1.HAControlPlane{Status: hacpv1.HAControlPlaneStatus{
+		Quorum: &hacpv1.QuorumStatus{Voters: 3, Healthy: 1, Quorum: 2, FailureTolerance: -1},
+	}})
+	if want := "etcd: 1 of 3 voters healthy, quorum 2, quorum LOST\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	if strings.Contains(out.String(), "-1") {
+		t.Errorf("output shows -1:\n%s", out.String())
 	}
 }
