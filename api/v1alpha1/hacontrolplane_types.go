@@ -206,6 +206,7 @@ type HAControlPlaneStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -223,6 +224,7 @@ type HAControlPlaneStatus struct {
 
 	// readyMembers / totalMembers: members whose Node is Ready (for print columns).
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	ReadyMembers string `json:"readyMembers,omitempty"`
 
 	// quorum is the etcd quorum arithmetic.
@@ -232,6 +234,7 @@ type HAControlPlaneStatus struct {
 	// etcdSummary is "healthy/voters": the healthy etcd voters out of all voters, such as "2/3"
 	// (for print columns; the Quorum column shows how many are needed).
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	EtcdSummary string `json:"etcdSummary,omitempty"`
 
 	// tolerance is quorum.failureTolerance for people: how many more etcd voters may fail, as a
@@ -282,6 +285,7 @@ type MemberStatus struct {
 	Name string `json:"name"`
 	// address is the Node's InternalIP.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	Address string `json:"address,omitempty"`
 	// nodeReady is the Node's Ready condition; false when there is no Node.
 	// +optional
@@ -295,6 +299,7 @@ type MemberStatus struct {
 	EtcdMember bool `json:"etcdMember"`
 	// etcdMemberID is the etcd member ID in hex, empty when unknown (no etcd access) or absent.
 	// +optional
+	// +kubebuilder:validation:MaxLength=16
 	EtcdMemberID string `json:"etcdMemberID,omitempty"`
 	// etcdHealthy is whether the member answers and is part of the cluster.
 	// +optional
@@ -315,28 +320,41 @@ type MemberStatus struct {
 // QuorumStatus is the etcd quorum arithmetic.
 type QuorumStatus struct {
 	// voters is the number of etcd members that are not learners.
+	// +required
+	// +kubebuilder:validation:Minimum=0
 	Voters int32 `json:"voters"`
 	// healthy is the number of healthy voters.
+	// +required
+	// +kubebuilder:validation:Minimum=0
 	Healthy int32 `json:"healthy"`
-	// quorum is voters/2 + 1.
+	// quorum is voters/2 + 1 (0 when there are no voters).
+	// +required
+	// +kubebuilder:validation:Minimum=0
 	Quorum int32 `json:"quorum"`
 	// failureTolerance is healthy - quorum: how many more voters may fail. Negative means quorum
 	// is lost.
+	// +required
 	FailureTolerance int32 `json:"failureTolerance"`
 }
 
 // WhatIfResult is the outcome of a hypothetical failure set.
 type WhatIfResult struct {
 	// failed are the node names assumed to fail.
+	// +required
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
 	Failed []string `json:"failed"`
 	// survives is true when nothing breaks.
+	// +required
 	Survives bool `json:"survives"`
 	// breaks lists what stops working.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=3
 	Breaks []FailureImpact `json:"breaks,omitempty"`
 	// message says it in a sentence.
+	// +required
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message"`
 }
@@ -346,15 +364,18 @@ type JoinMaterialStatus struct {
 	// secretName is the Secret in the HAControlPlane's namespace with the worker join command
 	// (<name>-join: token, caCertHash, workerJoinCommand, expiresAt).
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	SecretName string `json:"secretName,omitempty"`
 	// controlPlaneSecretName is the Secret with the control-plane join command and the certificate
 	// key (<name>-join-control-plane: certificateKey, controlPlaneJoinCommand, expiresAt), apart
 	// from the worker's because the key decrypts the cluster's CA keys. Empty when no certificate
 	// key is kept valid.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	ControlPlaneSecretName string `json:"controlPlaneSecretName,omitempty"`
-	// tokenID is the public half of the bootstrap token in use.
+	// tokenID is the public half of the bootstrap token in use (6 characters).
 	// +optional
+	// +kubebuilder:validation:MaxLength=6
 	TokenID string `json:"tokenID,omitempty"`
 	// tokenExpiresAt is when that token expires.
 	// +optional

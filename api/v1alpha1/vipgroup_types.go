@@ -253,6 +253,7 @@ type VIPGroupStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -263,6 +264,8 @@ type VIPGroupStatus struct {
 
 	// virtualRouterID is the VRID in effect.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=255
 	VirtualRouterID int32 `json:"virtualRouterID,omitempty"`
 
 	// virtualIPs lists the virtual IPs in effect, joined by commas (for print columns).
@@ -282,6 +285,8 @@ type VIPGroupStatus struct {
 
 	// nodeCount is the number of members (for print columns).
 	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
 	NodeCount int32 `json:"nodeCount,omitempty"`
 
 	// nodes are the members with their VRRP view.
@@ -309,6 +314,8 @@ type VIPGroupNodeStatus struct {
 
 	// priority is the member's base VRRP priority from the priority plan.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=255
 	Priority int32 `json:"priority,omitempty"`
 
 	// state is the VRRP state the member's agent last reported.
