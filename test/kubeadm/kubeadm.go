@@ -7,12 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -131,42 +132,51 @@ func (n *Node) RenewCertificates(ctx context.Context, endpoint, period string) (
 	return n.Run(ctx, "kubeadm", "certs", "renew", "all", "--config", cfg)
 }
 
-// RestartStaticPods restarts n's etcd and kube-apiserver as an operator does after a renewal:
-// their manifests move out of kubelet's folder until the containers are gone, then back.
+// RestartStaticPods restarts n's static Pods' containers (etcd, kube-apiserver) as an operator
+// does after a renewal: each process gets SIGTERM and kubelet starts the container again, which
+// reads the renewed files. It waits until the old processes are gone.
 func (n *Node) RestartStaticPods(ctx context.Context, names ...string) error {
-	manifests := filepath.Join(n.Dir, "etc-kubernetes", "manifests")
-	aside := filepath.Join(n.Dir, "manifests-aside")
-	if err := os.MkdirAll(aside, 0o700); err != nil {
-		return err
-	}
+	var pids []int
 	for _, name := range names {
-		if err := os.Rename(filepath.Join(manifests, name+".yaml"), filepath.Join(aside, name+".yaml")); err != nil {
-			return err
+		found := n.processes(name)
+		if len(found) == 0 {
+			return fmt.Errorf("node %s: no %s process", n.Name, name)
 		}
+		pids = append(pids, found...)
 	}
-	// kubelet notices a removed manifest within its file check period (20 s) and stops the Pod:
-	// wait until nothing listens on the node's ports any more.
-	ports := map[string]string{"etcd": "2379", "kube-apiserver": "6443"}
-	if err := poll(ctx, func() (bool, string, error) {
-		for _, name := range names {
-			dctx, cancel := context.WithTimeout(ctx, time.Second)
-			c, err := n.lab.DialHub(dctx, "tcp", net.JoinHostPort(n.Addr.String(), ports[name]))
-			cancel()
-			if err == nil {
-				_ = c.Close()
-				return false, name + " still listening", nil
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	return poll(ctx, func() (bool, string, error) {
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				return false, fmt.Sprintf("process %d still running", pid), nil
 			}
 		}
 		return true, "", nil
-	}); err != nil {
-		return err
-	}
-	for _, name := range names {
-		if err := os.Rename(filepath.Join(aside, name+".yaml"), filepath.Join(manifests, name+".yaml")); err != nil {
-			return err
+	})
+}
+
+// processes lists the PIDs of n's processes named comm (containers included: they live in n's
+// cgroups).
+func (n *Node) processes(comm string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(c)) != comm {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err == nil && strings.Contains(string(cg), n.CgroupRoot+"/") {
+			out = append(out, pid)
 		}
 	}
-	return nil
+	return out
 }
 
 // Init runs `kubeadm init --upload-certs` on n with InitConfig(c).

@@ -469,3 +469,18 @@ func output(name string, args ...string) (string, error) {
 	}
 	return out.String(), nil
 }
+
+// VIPHolders lists the running nodes whose eth0 carries vip, whatever any status says.
+func (l *Lab) VIPHolders(vip netip.Addr) []string {
+	var out []string
+	for _, n := range l.Nodes() {
+		if !n.Running() {
+			continue
+		}
+		text, err := output("ip", "-n", n.NetNS, "-o", "addr", "show", "dev", "eth0")
+		if err == nil && strings.Contains(text, " "+vip.String()+"/") {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
