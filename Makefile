@@ -66,7 +66,7 @@ envtest: ## Build (once, cached) kube-apiserver and etcd for tests; prints their
 test: verify vet ## Run everything: unit, fuzz (short), envtest and e2e tests.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 	@# The e2e runs alone: its failover checks should not share two cores with other test binaries.
-	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test -race -count=1 -timeout 20m -v ./test/e2e 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test -race -count=1 -timeout 20m -v ./test/e2e 2>&1 | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
 	$(MAKE) fuzz
 	@# Last, alone on the machine: the README's quick start on real kubeadm nodes (root, containerd, runc).
 	$(MAKE) quickstart-test
@@ -94,6 +94,10 @@ bench-handover: ## How long the VIP leaves the first node when the DaemonSet tak
 .PHONY: bench-status
 bench-status: ## Status latency and manager memory with 5,000 workers and 5,000 Secrets, hacp's cache vs unrestricted; prints a table.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test ./test/bench -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m
+
+.PHONY: bench-kubeadm
+bench-kubeadm: ## Real kubeadm cluster (root): API downtime through the VIP per hard loss of its holder, new vs reused connection, default vs fast profile, disruptions per failure, status truth, lab cost; prints a table.
+	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^$$' -bench '^BenchmarkKubeadm$$' -benchtime 1x -timeout 70m
 
 .PHONY: bench-image
 bench-image: ## What hacp's image weighs: layers, and each binary stripped vs with debug info; prints a table.
@@ -184,7 +188,7 @@ lab-test: ## Real kubeadm nodes h1-h4 on this machine: init, kube-proxy, bridge 
 .PHONY: quickstart-test
 quickstart-test: ## The README's quick start on real kubeadm nodes, as in make test (root, containerd, runc); skipped where they are missing, failed under CI.
 	@# The test checks root, containerd and runc first, then builds the lab's assets (hack/lab-assets.sh).
-	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -count=1 -timeout 60m -v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
+	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -count=1 -timeout 60m -v 2>&1 | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
 
 .PHONY: demo-kubeadm
 demo-kubeadm: ## The README's quick start on real kubeadm nodes h1-h4, then the VIP holder's power loss, h3 and h2 failing and returning, with the status at each step; leaves nothing behind (root).

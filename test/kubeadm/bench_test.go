@@ -1,0 +1,332 @@
+//go:build linux
+
+package kubeadm
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// A VIPGroup timing profile.
+type benchProfile struct {
+	name       string
+	version    int
+	advertMsec int
+}
+
+var benchProfiles = []benchProfile{
+	{"default (VRRPv2, 1 s)", 2, 1000},
+	{"fast (VRRPv3, 100 ms)", 3, 100},
+}
+
+// lossResult is one hard loss of the VIP holder.
+type lossResult struct {
+	newConn, reused     time.Duration // first successful GET /readyz through the VIP after the cable cut
+	statusMaster        time.Duration // VIPGroup names the node that holds the VIP, Ready
+	statusLoss          time.Duration // HAControlPlane shows 2/3 members
+	disruptions         int           // times the reused client went from answering to failing
+	falseReadyAfterLoss time.Duration // time the VIPGroup said Ready with a master that did not hold the VIP
+}
+
+// BenchmarkKubeadm brings the README's quick start up on the lab (3 control-plane nodes) and, for
+// the default and the fast profile in one run, powers off the VIP holder HACP_BENCH_LOSSES times
+// (default 3): API downtime through the VIP for a new connection and for a client reusing its
+// keep-alive connection, how many times that client is cut per failure (the node's return
+// included), and how long the status takes to tell the truth. Also the lab's bring-up time, its
+// CPU and memory, and hacp's processes' memory. `make bench-kubeadm` (root) prints the table.
+func BenchmarkKubeadm(b *testing.B) {
+	assets, repo := requireLab(b)
+	losses := 3
+	if v, err := strconv.Atoi(os.Getenv("HACP_BENCH_LOSSES")); err == nil && v > 0 {
+		losses = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	q := newQuickStart(b, ctx, assets, repo, nil)
+	boot := time.Since(begin)
+	q.install()
+	q.join([]string{"h2", "h3"}, nil)
+	bringUp := q.bringUp
+
+	cpu, mem := labCost(b, q.lab, 30*time.Second)
+	rss := hacpMemory(q.lab)
+
+	results := map[string][]lossResult{}
+	for _, p := range benchProfiles {
+		q.kubectl("patch", "vipg", "kube-apiserver", "-n", "kube-system", "--type=merge", "-p",
+			fmt.Sprintf(`{"spec":{"vrrpVersion":%d,"advertisementIntervalMilliseconds":%d}}`, p.version, p.advertMsec))
+		q.step("profile "+p.name+" rolled out", 3*time.Minute, func(ctx context.Context) error { return waitRolledOut(ctx, q) })
+		for i := 0; i < losses; i++ {
+			r := loseHolder(b, q)
+			q.lab.Logf("%s loss %d: new connection %s, reused %s, status master %s, status loss %s, disruptions %d",
+				p.name, i+1, r.newConn, r.reused, r.statusMaster, r.statusLoss, r.disruptions)
+			results[p.name] = append(results[p.name], r)
+		}
+	}
+	b.StopTimer()
+
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "\nhard loss of the VIP holder, %d per profile, 3 control-plane nodes (kubeadm %s)\n", losses, KubernetesVersion)
+	fmt.Fprintln(w, "profile\tnew connection (median, max)\treused connection (median, max)\tdisruptions per failure\tstatus: new master (median, max)\tstatus: loss shown (median, max)\tfalse Ready")
+	for _, p := range benchProfiles {
+		rs := results[p.name]
+		pick := func(f func(lossResult) time.Duration) string {
+			var ds []time.Duration
+			for _, r := range rs {
+				ds = append(ds, f(r))
+			}
+			return medianMax(ds)
+		}
+		dis := make([]string, 0, len(rs))
+		for _, r := range rs {
+			dis = append(dis, strconv.Itoa(r.disruptions))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.name,
+			pick(func(r lossResult) time.Duration { return r.newConn }),
+			pick(func(r lossResult) time.Duration { return r.reused }),
+			strings.Join(dis, ", "),
+			pick(func(r lossResult) time.Duration { return r.statusMaster }),
+			pick(func(r lossResult) time.Duration { return r.statusLoss }),
+			pick(func(r lossResult) time.Duration { return r.falseReadyAfterLoss }))
+	}
+	fmt.Fprintf(w, "\nlab\tboot 4 nodes (containerd, kubelet, images)\t%s\n", boot.Round(time.Second))
+	fmt.Fprintf(w, "\tquick start: init, deploy, 2 control-plane joins\t%s\n", bringUp.Round(time.Second))
+	fmt.Fprintf(w, "\tCPU, idle cluster (30 s)\t%.2f cores\n", cpu)
+	fmt.Fprintf(w, "\tmemory, all nodes\t%d MiB\n", mem>>20)
+	for _, name := range []string{"hacp-manager", "hacp-agent", "keepalived"} {
+		fmt.Fprintf(w, "\tRSS %s (per process)\t%s\n", name, rss[name])
+	}
+	_ = w.Flush()
+}
+
+func medianMax(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return fmt.Sprintf("%s, %s", ds[len(ds)/2].Round(10*time.Millisecond), ds[len(ds)-1].Round(10*time.Millisecond))
+}
+
+// waitRolledOut waits until the VIPGroup's current generation runs on every node and one node
+// holds the VIP.
+func waitRolledOut(ctx context.Context, q *quickStart) error {
+	return poll(ctx, func() (bool, string, error) {
+		got := q.field("vipg", "kube-apiserver", `{.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Ready")].status}`)
+		f := strings.Fields(got)
+		h := q.lab.VIPHolders(q.vip)
+		return len(f) == 3 && f[0] == f[1] && f[2] == "True" && len(h) == 1, fmt.Sprintf("%s, VIP on %v", got, h), nil
+	})
+}
+
+// loseHolder powers off the node holding the VIP, measures, and brings it back.
+func loseHolder(b *testing.B, q *quickStart) lossResult {
+	ctx, lab := q.ctx, q.lab
+	var holders []string
+	q.step("one holder, steady", 2*time.Minute, func(ctx context.Context) error {
+		if err := waitRolledOut(ctx, q); err != nil {
+			return err
+		}
+		holders = lab.VIPHolders(q.vip)
+		return waitSteady(ctx, lab, q.cfg, q.endpoint, 3*time.Second)
+	})
+	holder := lab.Node(holders[0])
+	reused := startReusedClient(b, q)
+	time.Sleep(time.Second)
+	var r lossResult
+	if err := holder.SetLink(false); err != nil {
+		b.Fatal(err)
+	}
+	lost := time.Now()
+	if err := holder.PowerOff(); err != nil {
+		b.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err := readyz(pctx, lab, q.cfg, q.endpoint)
+		cancel()
+		if err == nil {
+			r.newConn = time.Since(lost)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var masterAt, lossAt time.Time
+	var falseReady time.Duration
+	last := time.Now()
+	for (masterAt.IsZero() || lossAt.IsZero()) && time.Since(lost) < 3*time.Minute {
+		got := strings.Fields(q.field("vipg", "kube-apiserver", `{.status.master} {.status.conditions[?(@.type=="Ready")].status}`))
+		h := lab.VIPHolders(q.vip)
+		now := time.Now()
+		if len(got) == 2 && got[1] == "True" && (len(h) != 1 || got[0] != h[0]) {
+			falseReady += now.Sub(last)
+		}
+		if masterAt.IsZero() && len(got) == 2 && got[1] == "True" && len(h) == 1 && got[0] == h[0] && got[0] != holder.Name {
+			masterAt = now
+		}
+		if lossAt.IsZero() && strings.HasPrefix(q.field("hacp", "kubernetes", "{.status.readyMembers}"), "2/3") {
+			lossAt = now
+		}
+		last = now
+		time.Sleep(250 * time.Millisecond)
+	}
+	r.statusMaster, r.statusLoss, r.falseReadyAfterLoss = masterAt.Sub(lost), lossAt.Sub(lost), falseReady
+	if err := holder.SetLink(true); err != nil {
+		b.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		b.Fatal(err)
+	}
+	q.step(holder.Name+" back: 3/3 members, tolerance 1", 5*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out := q.field("hacp", "kubernetes", "{.status.readyMembers} {.status.quorum.failureTolerance}")
+			return out == "3/3 1", out, nil
+		})
+	})
+	// A few seconds more: a returning node that took the VIP back would cut the client again now.
+	time.Sleep(10 * time.Second)
+	r.reused, r.disruptions = reused.stop(lost)
+	return r
+}
+
+// reusedClient sends GET /readyz every 20 ms over one keep-alive connection at a time, as kubelet
+// and controllers hold theirs, and records each answer.
+type reusedClient struct {
+	mu      sync.Mutex
+	results []probeResult
+	stopCh  chan struct{}
+	done    chan struct{}
+}
+
+type probeResult struct {
+	at time.Time
+	ok bool
+}
+
+func startReusedClient(b *testing.B, q *quickStart) *reusedClient {
+	tlsConfig, err := rest.TLSConfigFor(q.cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := &http.Transport{DialContext: q.lab.DialHub, TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 1}
+	c := &reusedClient{stopCh: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		defer tr.CloseIdleConnections()
+		for {
+			select {
+			case <-c.stopCh:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(q.ctx, 2*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+q.endpoint+"/readyz", nil)
+			resp, err := tr.RoundTrip(req)
+			ok := err == nil && resp.StatusCode == http.StatusOK
+			if resp != nil {
+				_ = resp.Body.Close()
+			}
+			cancel()
+			c.mu.Lock()
+			c.results = append(c.results, probeResult{at: time.Now(), ok: ok})
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// stop ends the client and returns the time from lost to its first success after a failure that
+// followed lost, and how many times it went from answering to failing after lost.
+func (c *reusedClient) stop(lost time.Time) (time.Duration, int) {
+	close(c.stopCh)
+	<-c.done
+	var down time.Duration
+	disruptions, ok, failedSince := 0, true, time.Time{}
+	for _, r := range c.results {
+		if r.at.Before(lost) {
+			ok = r.ok
+			continue
+		}
+		if ok && !r.ok {
+			disruptions++
+			failedSince = r.at
+		}
+		if !ok && r.ok && down == 0 && !failedSince.IsZero() {
+			down = r.at.Sub(lost)
+		}
+		ok = r.ok
+	}
+	return down, disruptions
+}
+
+// labCost is the lab's CPU (cores) over d and its memory at the end, from its cgroup v1 parent.
+func labCost(b *testing.B, lab *Lab, d time.Duration) (float64, int64) {
+	read := func(path string) int64 {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Logf("lab cost: %v", err)
+			return 0
+		}
+		v, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		return v
+	}
+	var cpuFiles, memFiles []string
+	for _, n := range lab.Nodes() {
+		for _, rel := range []string{n.CgroupRoot, n.sysCgroup()} {
+			cpuFiles = append(cpuFiles, filepath.Join("/sys/fs/cgroup/cpuacct", rel, "cpuacct.usage"))
+			memFiles = append(memFiles, filepath.Join("/sys/fs/cgroup/memory", rel, "memory.usage_in_bytes"))
+		}
+	}
+	sum := func(files []string) int64 {
+		var t int64
+		for _, f := range files {
+			t += read(f)
+		}
+		return t
+	}
+	start, at := sum(cpuFiles), time.Now()
+	time.Sleep(d)
+	used := sum(cpuFiles) - start
+	return float64(used) / float64(time.Since(at).Nanoseconds()), sum(memFiles)
+}
+
+// hacpMemory is the resident memory of hacp's processes (and keepalived's) on the lab's nodes.
+func hacpMemory(lab *Lab) map[string]string {
+	out := map[string]string{}
+	for _, name := range []string{"hacp-manager", "hacp-agent", "keepalived"} {
+		var kib []int
+		for _, n := range lab.Nodes() {
+			for _, pid := range n.processes(name) {
+				data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(data), "\n") {
+					if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+						v, _ := strconv.Atoi(f[1])
+						kib = append(kib, v)
+					}
+				}
+			}
+		}
+		sort.Ints(kib)
+		if len(kib) == 0 {
+			out[name] = "-"
+			continue
+		}
+		out[name] = fmt.Sprintf("%d processes, %.1f-%.1f MiB", len(kib), float64(kib[0])/1024, float64(kib[len(kib)-1])/1024)
+	}
+	return out
+}
