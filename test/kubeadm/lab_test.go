@@ -20,7 +20,7 @@ import (
 
 // requireLab skips unless the lab is asked for (HACP_KUBEADM_LAB=1, as make lab-test sets) and can
 // run here; it returns the assets folder, building it with hack/lab-assets.sh if needed.
-func requireLab(t *testing.T) (assets, repo string) {
+func requireLab(t testing.TB) (assets, repo string) {
 	t.Helper()
 	if os.Getenv("HACP_KUBEADM_LAB") == "" {
 		t.Skip("the kubeadm lab runs real kubeadm nodes (root, containerd, minutes): make lab-test")
@@ -61,7 +61,7 @@ func requireLab(t *testing.T) (assets, repo string) {
 // newLab builds a lab with the seed's hosts booted (not yet clustered, every image and the extra
 // image tarballs imported), closed at test cleanup; on failure the nodes' logs are copied to a
 // folder named in the test log.
-func newLab(t *testing.T, assets, repo string, extraImages ...string) (*Lab, []Host) {
+func newLab(t testing.TB, assets, repo string, extraImages ...string) (*Lab, []Host) {
 	start := time.Now()
 	lab, err := New(Options{Assets: assets, Repo: repo, Logf: func(f string, a ...any) {
 		t.Logf("%6.1fs "+f, append([]any{time.Since(start).Seconds()}, a...)...)
@@ -109,7 +109,7 @@ func newLab(t *testing.T, assets, repo string, extraImages ...string) (*Lab, []H
 	return lab, hosts
 }
 
-func saveLogs(t *testing.T, lab *Lab) {
+func saveLogs(t testing.TB, lab *Lab) {
 	dir, err := os.MkdirTemp("", "hacp-kubeadm-lab-logs-")
 	if err != nil {
 		return
