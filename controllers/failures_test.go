@@ -72,7 +72,7 @@ var _ = Describe("Failures reach status", func() {
 		Eventually(func(g Gomega) {
 			c := joinCondition(g, h)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(hacpv1.ReasonJoinFailed))
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonFailed))
 			g.Expect(c.Message).To(ContainSubstring("publishing the join Secret"))
 		}).Should(Succeed())
 		Expect(k8sClient.Delete(ctx, h)).To(Succeed())

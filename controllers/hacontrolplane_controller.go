@@ -103,7 +103,7 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, status)
 	if jmErr != nil {
 		// JoinMaterialReady must not stay True while the material is not kept valid.
-		setCondition(&status.Conditions, gen, hacpv1.ConditionJoinMaterialReady, metav1.ConditionFalse, hacpv1.ReasonJoinFailed,
+		setCondition(&status.Conditions, gen, hacpv1.ConditionJoinMaterialReady, metav1.ConditionFalse, hacpv1.ReasonFailed,
 			truncate(jmErr.Error()+"; the published join commands may be out of date (hacpctl join refuses expired ones)", 2048))
 	}
 	if err := applyStatus(ctx, r.Client, &hcp, status); err != nil {

@@ -212,7 +212,7 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 	summary := fmt.Sprintf("%d of %d etcd voters healthy, quorum %d (from %s)", res.Healthy, res.Voters, res.Quorum, source)
 	switch {
 	case res.Voters == 0:
-		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "NoEtcdMembers", "no etcd members found: neither etcd access nor kubeadm etcd mirror pods"
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, hacpv1.ReasonNoEtcdMembers, "no etcd members found: neither etcd access nor kubeadm etcd mirror pods"
 		if o.etcdErr != nil {
 			c.Message = "no etcd members found: etcd unreachable (" + o.etcdErr.Error() + ") and no kubeadm etcd mirror pods"
 		}
@@ -260,7 +260,7 @@ func vipCondition(gen int64, hcp *hacpv1.HAControlPlane, vg *hacpv1.VIPGroup, vg
 			if rc != nil {
 				msg = rc.Reason + ": " + rc.Message
 			}
-			c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonVIPNotReady, fmt.Sprintf("VIPGroup %s: %s", vg.Name, msg)
+			c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonVIPGroupNotReady, fmt.Sprintf("VIPGroup %s: %s", vg.Name, msg)
 		}
 	}
 	return c

@@ -71,7 +71,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 
 	caHash, err := r.caCertHash(ctx)
 	if err != nil {
-		cond(metav1.ConditionFalse, "ClusterInfoUnavailable", err.Error()+"; the last join Secret, if any, is unchanged")
+		cond(metav1.ConditionFalse, hacpv1.ReasonClusterInfoUnavailable, err.Error()+"; the last join Secret, if any, is unchanged")
 		return time.Minute, nil
 	}
 	if err := r.checkEndpoint(ctx, hcp); err != nil {
@@ -102,7 +102,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	if cpJoinErr != nil && !apierrors.IsNotFound(cpJoinErr) {
 		return 0, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), cpJoinErr)
 	}
-	certsReason, certsProblem := "TokensOnly", ""
+	certsReason, certsProblem := hacpv1.ReasonTokensOnly, ""
 	var files map[string][]byte
 	if spec.UploadCerts {
 		var kc corev1.Secret
@@ -123,7 +123,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 		case kcErr == nil && kc.Labels[LabelHAControlPlane] != haControlPlaneLabel(hcp):
 			// Someone else's upload: overwriting it would break the joins its key was given for,
 			// and two writers would take turns forever. It expires with its proxy token.
-			certsReason, certsProblem = "CertificatesForeign", foreignCertsProblem(&kc)
+			certsReason, certsProblem = hacpv1.ReasonCertificatesForeign, foreignCertsProblem(&kc)
 			spec.UploadCerts = false
 		case kcErr == nil:
 			key := string(cpJoin.Data["certificateKey"])
@@ -157,7 +157,7 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	if plan.Upload {
 		certKey, err = r.uploadCerts(ctx, hcp, files, plan.UploadExpires)
 		if err != nil {
-			cond(metav1.ConditionFalse, "UploadFailed", fmt.Sprintf("uploading control-plane certificates: %v", err))
+			cond(metav1.ConditionFalse, hacpv1.ReasonUploadFailed, fmt.Sprintf("uploading control-plane certificates: %v", err))
 			return time.Minute, nil
 		}
 		certsExpire = plan.UploadExpires
@@ -216,14 +216,14 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 	}
 	wait := max(plan.Next.Sub(now), time.Second)
 	if certsProblem != "" {
-		if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); certsReason == "CertificatesForeign" && (prev == nil || prev.Reason != certsReason) {
+		if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); certsReason == hacpv1.ReasonCertificatesForeign && (prev == nil || prev.Reason != certsReason) {
 			r.Recorder.Eventf(hcp, nil, corev1.EventTypeWarning, certsReason, "Upload", "%s", certsProblem)
 		}
 		cond(metav1.ConditionTrue, certsReason, msg+"; "+certsProblem)
 		// Look again soon: the other upload expires, or the pki directory appears, without an event.
 		wait = min(wait, 5*time.Minute)
 	} else {
-		cond(metav1.ConditionTrue, hacpv1.ReasonTokensValid, msg)
+		cond(metav1.ConditionTrue, hacpv1.ReasonValid, msg)
 	}
 	return wait, nil
 }

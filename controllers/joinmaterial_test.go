@@ -245,7 +245,7 @@ var _ = Describe("Join material", Ordered, func() {
 		Eventually(func(g Gomega) {
 			c := joinCondition(g, h2)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(c.Reason).To(Equal("TokensOnly"))
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonTokensOnly))
 			g.Expect(c.Message).To(ContainSubstring("certificate key unavailable"))
 			g.Expect(c.Message).To(ContainSubstring("/nonexistent/pki/ca.crt"))
 			var join corev1.Secret
@@ -278,7 +278,7 @@ var _ = Describe("Join material", Ordered, func() {
 		DeferCleanup(func() { _ = k8sClient.Delete(ctx, rival) })
 		Eventually(func(g Gomega) {
 			c := joinCondition(g, rival)
-			g.Expect(c.Reason).To(Equal("CertificatesForeign"))
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonCertificatesForeign))
 			g.Expect(c.Message).To(ContainSubstring("kube-system/kubeadm-certs was uploaded by HAControlPlane " + tc.ns + ".cp"))
 			g.Expect(getHCP(g, rival).Status.JoinMaterial.ControlPlaneSecretName).To(BeEmpty())
 		}).Should(Succeed())

@@ -36,10 +36,10 @@ func TestDeadNodesReportDoesNotCount(t *testing.T) {
 		h1Message  string
 		conditionS string
 	}{
-		"h1 still Ready: two MASTER claims": {node("h1", corev1.ConditionTrue, "KubeletReady"), metav1.ConditionFalse, hacpv1.ReasonSplitBrain, "h2", hacpv1.VRRPStateMaster, "", "2 nodes claim MASTER"},
-		"h1 not heard from": {node("h1", corev1.ConditionUnknown, "NodeStatusUnknown"), metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, "h2", hacpv1.VRRPStateUnknown,
+		"h1 still Ready: two MASTER claims": {node("h1", corev1.ConditionTrue, "KubeletReady"), metav1.ConditionFalse, hacpv1.ReasonMultipleMasters, "h2", hacpv1.VRRPStateMaster, "", "2 nodes claim MASTER"},
+		"h1 not heard from": {node("h1", corev1.ConditionUnknown, "NodeStatusUnknown"), metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, "h2", hacpv1.VRRPStateUnknown,
 			"node not heard from (Ready Unknown) since 2026-11-30T12:00:00Z (NodeStatusUnknown): its agent's last report is not counted (it said MASTER)", "2 nodes run the current config; h2 is MASTER; not heard from (node not Ready, reports not counted): h1"},
-		"h1 NotReady": {node("h1", corev1.ConditionFalse, "KubeletNotReady"), metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, "h2", hacpv1.VRRPStateUnknown,
+		"h1 NotReady": {node("h1", corev1.ConditionFalse, "KubeletNotReady"), metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, "h2", hacpv1.VRRPStateUnknown,
 			"node NotReady since 2026-11-30T12:00:00Z (KubeletNotReady)", "h2 is MASTER"},
 	} {
 		t.Run(name, func(t *testing.T) {

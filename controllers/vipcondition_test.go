@@ -22,7 +22,7 @@ func TestVIPCondition(t *testing.T) {
 		g := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver"}, Spec: hacpv1.VIPGroupSpec{VirtualIPs: vips}}
 		st, reason := metav1.ConditionFalse, hacpv1.ReasonNoMaster
 		if ready {
-			st, reason = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady
+			st, reason = metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent
 		}
 		g.Status.Conditions = []metav1.Condition{{Type: hacpv1.ConditionReady, Status: st, Reason: reason, Message: "m"}}
 		return g
@@ -40,7 +40,7 @@ func TestVIPCondition(t *testing.T) {
 		"ready, endpoint on a VIP":   {hcp("192.168.1.8:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, "VIPGroup kube-apiserver"},
 		"ready, IPv6 endpoint":       {hcp("[2001:db8::8]:6443", true), vg(true, "192.168.1.8", "2001:db8::8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, ""},
 		"ready, DNS endpoint":        {hcp("api.example.com:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionTrue, hacpv1.ReasonVIPGroupReady, ""},
-		"not ready, endpoint on VIP": {hcp("192.168.1.8:6443", true), vg(false, "192.168.1.8"), nil, metav1.ConditionFalse, hacpv1.ReasonVIPNotReady, "NoMaster"},
+		"not ready, endpoint on VIP": {hcp("192.168.1.8:6443", true), vg(false, "192.168.1.8"), nil, metav1.ConditionFalse, hacpv1.ReasonVIPGroupNotReady, "NoMaster"},
 		"ready, endpoint not a VIP": {hcp("192.168.1.99:6443", true), vg(true, "192.168.1.8"), nil, metav1.ConditionFalse, hacpv1.ReasonEndpointNotVIP,
 			"spec.controlPlaneEndpoint 192.168.1.99:6443 is not on one of VIPGroup kube-apiserver's virtualIPs (192.168.1.8)"},
 	} {

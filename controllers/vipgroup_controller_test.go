@@ -474,7 +474,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 		reportAgent(vg, tc.nodeName("h3"), "MASTER", hashes[tc.nodeName("h3")])
 		Eventually(func(g Gomega) {
 			c := meta.FindStatusCondition(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c.Reason).To(Equal(hacpv1.ReasonSplitBrain))
+			g.Expect(c.Reason).To(Equal(hacpv1.ReasonMultipleMasters))
 			g.Expect(c.Message).To(ContainSubstring("2 nodes claim MASTER"))
 		}).Should(Succeed())
 	})

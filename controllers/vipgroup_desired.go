@@ -308,13 +308,13 @@ func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[st
 	case len(nodes) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMembers, "no Node matches spec.nodeSelector and there are no staticMembers"
 	case len(masters) > 1:
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonSplitBrain, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: VRRP adverts are not getting through between them (a firewall dropping IP protocol 112, or different passwords)", len(masters), strings.Join(masters, ", "), master)
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonMultipleMasters, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: VRRP adverts are not getting through between them (a firewall dropping IP protocol 112, or different passwords)", len(masters), strings.Join(masters, ", "), master)
 	case len(pending) > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNodesPending, fmt.Sprintf("not yet running the current config: %s", strings.Join(pending, ", "))
 	case len(masters) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMaster, "no node holds the virtual IPs (all BACKUP or FAULT)"
 	default:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesReady, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes)-len(gone), master)
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes)-len(gone), master)
 	}
 	if len(gone) > 0 {
 		c.Message += fmt.Sprintf("; not heard from (node not Ready, reports not counted): %s", strings.Join(gone, ", "))

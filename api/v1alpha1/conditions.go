@@ -24,37 +24,62 @@ const (
 	ConditionCertificatesValid = "CertificatesValid"
 )
 
-// Condition reasons.
+// Condition reasons. Each constant is named after its value.
 const (
-	ReasonQuorate          = "Quorate"
-	ReasonAtRisk           = "AtRisk"
-	ReasonQuorumLost       = "QuorumLost"
-	ReasonNotImplemented   = "NotImplemented"
-	ReasonInvalidSpec      = "InvalidSpec"
-	ReasonRendered         = "Rendered"
-	ReasonVRIDConflict     = "VRIDConflict"
-	ReasonVIPConflict      = "VIPConflict"
-	ReasonNoConflict       = "NoConflict"
-	ReasonAllNodesReady    = "AllNodesCurrent"
-	ReasonNodesPending     = "NodesPending"
-	ReasonNoMaster         = "NoMaster"
-	ReasonSplitBrain       = "MultipleMasters"
-	ReasonNoMembers        = "NoMembers"
-	ReasonServing          = "Serving"
-	ReasonNotServing       = "NotServing"
+	// ReasonObserveFailed: the cluster's state could not be read (QuorumHealthy, VIPReady,
+	// Available).
+	ReasonObserveFailed = "ObserveFailed"
+
+	// QuorumHealthy reasons.
+	ReasonQuorate       = "Quorate"
+	ReasonAtRisk        = "AtRisk"
+	ReasonQuorumLost    = "QuorumLost"
+	ReasonNoEtcdMembers = "NoEtcdMembers"
+
+	// Available reasons.
+	ReasonServing    = "Serving"
+	ReasonNotServing = "NotServing"
+
+	// VIPReady reasons.
 	ReasonVIPGroupReady    = "VIPGroupReady"
-	ReasonVIPNotReady      = "VIPGroupNotReady"
+	ReasonVIPGroupNotReady = "VIPGroupNotReady"
 	ReasonNoVIPGroup       = "NoVIPGroup"
 	ReasonEndpointNotVIP   = "EndpointNotVIP"
-	ReasonTokensValid      = "Valid"
-	ReasonJoinFailed       = "Failed"
-	ReasonApplyFailed      = "ApplyFailed"
-	ReasonObserveFailed    = "ObserveFailed"
-	ReasonEndpointMismatch = "EndpointMismatch"
+
+	// JoinMaterialReady reasons.
+	ReasonValid                  = "Valid"
+	ReasonFailed                 = "Failed"
+	ReasonEndpointMismatch       = "EndpointMismatch"
+	ReasonClusterInfoUnavailable = "ClusterInfoUnavailable"
+	ReasonUploadFailed           = "UploadFailed"
+	// ReasonTokensOnly: the worker join command is valid; the control-plane one lacks a
+	// certificate key (certificate upload is disabled in effect).
+	ReasonTokensOnly = "TokensOnly"
+	// ReasonCertificatesForeign: someone else uploaded kube-system/kubeadm-certs; hacp leaves it.
+	ReasonCertificatesForeign = "CertificatesForeign"
+
 	// CertificatesValid reasons.
 	ReasonCertificatesValid = "CertificatesValid"
 	ReasonExpiringSoon      = "ExpiringSoon"
 	ReasonExpired           = "Expired"
 	ReasonRenewedNotServed  = "RenewedNotServed"
 	ReasonNotObserved       = "NotObserved"
+
+	// VIPGroup reasons: ConfigValid, Conflict and Ready.
+	ReasonRendered        = "Rendered"
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonNoConflict      = "NoConflict"
+	ReasonVIPConflict     = "VIPConflict"
+	ReasonVRIDConflict    = "VRIDConflict"
+	ReasonAllNodesCurrent = "AllNodesCurrent"
+	ReasonNodesPending    = "NodesPending"
+	ReasonNoMaster        = "NoMaster"
+	ReasonMultipleMasters = "MultipleMasters"
+	ReasonNoMembers       = "NoMembers"
+	ReasonApplyFailed     = "ApplyFailed"
+
+	// Deprecated: ReasonSplitBrain is ReasonMultipleMasters under its old name, kept only for the
+	// one spec in controllers/vipgroup_controller_test.go that is being edited elsewhere; switch it
+	// to ReasonMultipleMasters and delete this.
+	ReasonSplitBrain = ReasonMultipleMasters
 )

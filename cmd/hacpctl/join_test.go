@@ -27,7 +27,7 @@ func TestPrintJoin(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "tokens-only", Namespace: "old"},
 		Status: hacpv1.HAControlPlaneStatus{
 			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", TokenExpiresAt: at(time.Hour)},
-			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "True", Reason: "TokensOnly", Message: "certificate key unavailable"}},
+			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "True", Reason: hacpv1.ReasonTokensOnly, Message: "certificate key unavailable"}},
 		},
 	}
 	// The operator stopped renewing (its conditions say why): the token is still valid, the
@@ -36,7 +36,7 @@ func TestPrintJoin(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "stale", Namespace: "old"},
 		Status: hacpv1.HAControlPlaneStatus{
 			JoinMaterial: &hacpv1.JoinMaterialStatus{SecretName: "kubernetes-join", ControlPlaneSecretName: "kubernetes-join-control-plane", TokenExpiresAt: at(time.Hour), CertificateKeyExpiresAt: at(-time.Minute)},
-			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "Failed", Message: "publishing the join Secret: forbidden"}},
+			Conditions:   []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: hacpv1.ReasonFailed, Message: "publishing the join Secret: forbidden"}},
 		},
 	}
 	expired := &hacpv1.HAControlPlane{
@@ -57,7 +57,7 @@ func TestPrintJoin(t *testing.T) {
 	}
 	pending := &hacpv1.HAControlPlane{
 		ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "other"},
-		Status:     hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: "ClusterInfoUnavailable", Message: "ConfigMap kube-public/cluster-info not found"}}},
+		Status:     hacpv1.HAControlPlaneStatus{Conditions: []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: "False", Reason: hacpv1.ReasonClusterInfoUnavailable, Message: "ConfigMap kube-public/cluster-info not found"}}},
 	}
 	oldSecret, oldCP := s.DeepCopy(), cp.DeepCopy()
 	oldSecret.Namespace, oldCP.Namespace = "old", "old"
