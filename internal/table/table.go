@@ -1,5 +1,5 @@
 // Package table prints custom resources the way `kubectl get` does, from a CRD's printer columns,
-// for places where kubectl may be absent (the demo, hacpctl).
+// for the demo, which runs where kubectl may be absent.
 package table
 
 import (
