@@ -112,7 +112,7 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		h := tc.haControlPlane("cp")
 		Expect(k8sClient.Create(ctx, h)).To(Succeed())
 
-		h1, h2, h3 := tc.nodeName("h1"), tc.nodeName("h2"), tc.nodeName("h3")
+		h2, h3 := tc.nodeName("h2"), tc.nodeName("h3")
 		Eventually(func(g Gomega) {
 			got := expectQuorum(g, h, hacpv1.ReasonQuorate, 3, 3, 1)
 			g.Expect(meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionQuorumHealthy).Message).To(ContainSubstring("membership unverified"), "without etcd access, status says what it cannot know")
@@ -153,7 +153,6 @@ var _ = Describe("HAControlPlane quorum health", func() {
 		setNodeReady(h2, true)
 		setNodeReady(h3, true)
 		Eventually(func(g Gomega) { expectQuorum(g, h, hacpv1.ReasonQuorate, 3, 3, 1) }).Should(Succeed())
-		_ = h1
 	})
 
 	It("reaches etcd with kubeadm's own client certificate from the PKI directory when spec.etcd names no Secret", func() {
