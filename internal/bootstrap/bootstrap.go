@@ -144,3 +144,69 @@ func KubeadmInit(endpoint string, advertise netip.Addr) (string, error) {
 	}
 	return strings.Join(args, " "), nil
 }
+
+// StandbyDir holds, per VIPGroup, the last good config the DaemonSet's agent wrote for the
+// standby (root-only).
+const StandbyDir = "/etc/hacp/standby"
+
+// StandbyConfigDir is one VIPGroup's folder under StandbyDir.
+func StandbyConfigDir(namespace, name string) string {
+	return StandbyDir + "/" + namespace + "_" + name
+}
+
+// StandbyManifestName is the file name of one VIPGroup's standby static Pod in ManifestDir.
+func StandbyManifestName(namespace, name string) string {
+	return "hacp-standby-" + namespace + "-" + name + ".yaml"
+}
+
+// StandbyOptions describe the standby static Pod of one VIPGroup.
+type StandbyOptions struct {
+	// Image is hacp's image (the DaemonSet's).
+	Image string
+	// Namespace and Name are the VIPGroup's.
+	Namespace, Name string
+}
+
+// StandbyPod is the node-local standby of one VIPGroup (see internal/agent's standby.go): it runs
+// `hacp-agent standby`, idle while the DaemonSet's agent runs on the node, keepalived from the
+// last good config when it does not. The DaemonSet's agent writes it into kubelet's manifest
+// folder and keeps it up to date; it never removes itself.
+func StandbyPod(o StandbyOptions) *corev1.Pod {
+	dir := StandbyConfigDir(o.Namespace, o.Name)
+	p := StaticPod(Options{Image: o.Image, Namespace: o.Namespace})
+	p.Name = "hacp-standby-" + o.Name
+	p.Labels["app.kubernetes.io/component"] = "standby"
+	p.Labels["hacp.dev/vipgroup"] = o.Name
+	p.Annotations["hacp.dev/purpose"] = "Runs keepalived from this node's last good config of VIPGroup " + o.Namespace + "/" + o.Name +
+		" whenever the VIPGroup's DaemonSet agent is not running here (cold boot, hacp removed); idle otherwise."
+	c := &p.Spec.Containers[0]
+	c.Args = []string{
+		"standby",
+		"--config=" + dir + "/keepalived.conf",
+		"--handover-socket=" + agent.StandbySocket(o.Namespace, o.Name),
+		"--active-socket=" + agent.ActiveSocket(o.Namespace, o.Name),
+	}
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "config", MountPath: dir, ReadOnly: true},
+		{Name: "run", MountPath: "/run/hacp"},
+		{Name: "tmp", MountPath: "/tmp"},
+	}
+	t := corev1.HostPathDirectoryOrCreate
+	p.Spec.Volumes = []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &t}}},
+		p.Spec.Volumes[2], p.Spec.Volumes[3], // run, tmp
+	}
+	return p
+}
+
+// StandbyManifest is StandbyPod as the YAML file kubelet reads.
+func StandbyManifest(o StandbyOptions) ([]byte, error) {
+	b, err := yaml.Marshal(StandbyPod(o))
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSuffix(b, []byte("status: {}\n"))
+	header := "# hacp standby static Pod, written and kept up to date by the agent of VIPGroup " + o.Namespace + "/" + o.Name + ".\n" +
+		"# It keeps this node's VIPs served when that agent cannot run. To remove it on purpose, see hacp's README (Removing hacp).\n"
+	return append([]byte(header), b...), nil
+}
