@@ -64,7 +64,7 @@ func (c *certificateCache) get(ctx context.Context, now time.Time, warnBefore ti
 	for _, t := range targets {
 		e, ok := c.seen[t]
 		period := c.period
-		if ok && c.urgentPeriod > 0 && (!e.obs.Certified || e.obs.NotAfter.Sub(now) < warnBefore) {
+		if ok && c.urgentPeriod > 0 && c.urgentPeriod < period && (!e.obs.Certified || e.obs.NotAfter.Sub(now) < warnBefore) {
 			period = c.urgentPeriod
 		}
 		if !ok || now.Sub(e.at) >= period {

@@ -74,13 +74,13 @@ var _ = Describe("One image name everywhere", func() {
 			Expect(got).To(Equal(img))
 			// The DaemonSet the VIPGroup reconciler applies with that default image.
 			vg := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver", Namespace: "kube-system"}}
-			ds := desiredDaemonSet(vg, got)
+			ds := desiredDaemonSet(vg, got, false)
 			for _, c := range append(ds.Spec.Template.Spec.InitContainers, ds.Spec.Template.Spec.Containers...) {
 				Expect(c.Image).To(Equal(img), "container %s", c.Name)
 			}
 			// A VIPGroup's spec.image still wins.
 			vg.Spec.Image = "other.example/hacp:v9"
-			Expect(desiredDaemonSet(vg, vg.Spec.Image).Spec.Template.Spec.Containers[0].Image).To(Equal("other.example/hacp:v9"))
+			Expect(desiredDaemonSet(vg, vg.Spec.Image, false).Spec.Template.Spec.Containers[0].Image).To(Equal("other.example/hacp:v9"))
 		}
 		_, err := OwnImage(ctx, k8sClient, "", "", ManagerContainer)
 		Expect(err).To(MatchError(ContainSubstring("POD_NAMESPACE")))

@@ -15,7 +15,7 @@ import (
 func TestDaemonSetAsksItsOwnGroupsBootstrap(t *testing.T) {
 	args := func(ns, name string) []string {
 		vg := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-		return desiredDaemonSet(vg, "hacp:test").Spec.Template.Spec.Containers[0].Args
+		return desiredDaemonSet(vg, "hacp:test", false).Spec.Template.Spec.Containers[0].Args
 	}
 	api, ingress := args("kube-system", "kube-apiserver"), args("kube-system", "ingress")
 	if want := "--handover-socket=" + agent.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(api, want) {
@@ -30,7 +30,7 @@ func TestDaemonSetAsksItsOwnGroupsBootstrap(t *testing.T) {
 // agent.ReadyFile), and a PID 1 that reaps keepalived's orphans (the pause container's).
 func TestAgentPodReadinessAndReaping(t *testing.T) {
 	vg := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-apiserver"}}
-	spec := desiredDaemonSet(vg, "hacp:test").Spec.Template.Spec
+	spec := desiredDaemonSet(vg, "hacp:test", false).Spec.Template.Spec
 	if spec.ShareProcessNamespace == nil || !*spec.ShareProcessNamespace {
 		t.Error("no shared process namespace: the agent would be PID 1 and leave zombies unreaped")
 	}

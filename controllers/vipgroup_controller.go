@@ -218,10 +218,30 @@ func (r *VIPGroupReconciler) applyOwnedObjects(ctx context.Context, vg *hacpv1.V
 			return fmt.Errorf("applying the agents' %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
-	if err := applyOwned(ctx, r.Client, vg, desiredDaemonSet(vg, image)); err != nil {
+	standby, err := r.servesControlPlane(ctx, vg)
+	if err != nil {
+		return err
+	}
+	if err := applyOwned(ctx, r.Client, vg, desiredDaemonSet(vg, image, standby)); err != nil {
 		return fmt.Errorf("applying the DaemonSet %s: %w", daemonSetName(vg), err)
 	}
 	return nil
+}
+
+// servesControlPlane reports whether an HAControlPlane in the group's namespace names it as the
+// VIPGroup of its endpoint: only then do its agents keep a node-local standby, which serves the VIP
+// when they cannot run (cold boot, hacp removed) and so outlives the VIPGroup itself.
+func (r *VIPGroupReconciler) servesControlPlane(ctx context.Context, vg *hacpv1.VIPGroup) (bool, error) {
+	var list hacpv1.HAControlPlaneList
+	if err := r.List(ctx, &list, client.InNamespace(vg.Namespace)); err != nil {
+		return false, err
+	}
+	for _, h := range list.Items {
+		if ref := h.Spec.VIPGroupRef; ref != nil && ref.Name == vg.Name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // password returns the VRRPv2 password: the referenced Secret's, or one generated once into an
@@ -296,6 +316,14 @@ func (r *VIPGroupReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, agentPods).
 		// A VRID conflict is decided across groups: any group's change can resolve another's.
 		Watches(&hacpv1.VIPGroup{}, allGroups).
+		// Whether a group serves a control-plane endpoint decides its standby.
+		Watches(&hacpv1.HAControlPlane{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			h, ok := o.(*hacpv1.HAControlPlane)
+			if !ok || h.Spec.VIPGroupRef == nil {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: h.Namespace, Name: h.Spec.VIPGroupRef.Name}}}
+		})).
 		Named("vipgroup").
 		Complete(r)
 }

@@ -21,6 +21,7 @@ import (
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/agent"
+	hacpboot "hacp.dev/hacp/internal/bootstrap"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -378,7 +379,10 @@ func desiredAgentRBAC(vg *hacpv1.VIPGroup) (*corev1.ServiceAccount, *rbacv1.Role
 }
 
 // desiredDaemonSet runs the agent (with keepalived as its child) on every member node.
-func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
+// desiredDaemonSet runs the agents. With standby (the VIPGroup serves an HAControlPlane's
+// endpoint), each agent also keeps its node's standby: the last good config under
+// /etc/hacp/standby and the standby static Pod in kubelet's manifest folder, both host folders.
+func desiredDaemonSet(vg *hacpv1.VIPGroup, image string, standby bool) *appsv1.DaemonSet {
 	lbls := agentLabels(vg)
 	args := []string{
 		"run",
@@ -391,6 +395,20 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 	}
 	if vg.Spec.Interface != "" {
 		args = append(args, "--interface="+vg.Spec.Interface)
+	}
+	mounts := []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}}
+	volumes := []corev1.Volume{
+		{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+	}
+	if standby {
+		args = append(args, "--vipgroup="+vg.Name, "--standby-image="+image,
+			"--standby-dir="+hacpboot.StandbyDir, "--manifests-dir="+hacpboot.ManifestDir)
+		orCreate := corev1.HostPathDirectoryOrCreate
+		for _, d := range []struct{ name, path string }{{"standby", hacpboot.StandbyDir}, {"manifests", hacpboot.ManifestDir}} {
+			mounts = append(mounts, corev1.VolumeMount{Name: d.name, MountPath: d.path})
+			volumes = append(volumes, corev1.Volume{Name: d.name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: d.path, Type: &orCreate}}})
+		}
 	}
 	env := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
@@ -440,13 +458,10 @@ func desiredDaemonSet(vg *hacpv1.VIPGroup, image string) *appsv1.DaemonSet {
 							ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/usr/local/bin/hacp-agent", "ready", "--dir=/run/hacp"}}},
 							PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 1,
 						},
-						VolumeMounts: []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}},
+						VolumeMounts: mounts,
 						Resources:    agent.ContainerResources(),
 					}},
-					Volumes: []corev1.Volume{
-						{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-					},
+					Volumes: volumes,
 				},
 			},
 		},

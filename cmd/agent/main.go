@@ -35,12 +35,13 @@ import (
 
 	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/apiclient"
+	hacpboot "hacp.dev/hacp/internal/bootstrap"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|bootstrap|check-apiserver|version [flags]")
+		fmt.Fprintln(os.Stderr, "usage: hacp-agent run|bootstrap|standby|check-apiserver|version [flags]")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -55,6 +56,11 @@ func main() {
 	case "run":
 		if err := run(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "hacp-agent:", err)
+			os.Exit(1)
+		}
+	case "standby":
+		if err := standby(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "hacp-agent standby:", err)
 			os.Exit(1)
 		}
 	case "bootstrap":
@@ -100,6 +106,12 @@ func run(args []string) error {
 		localAPI   = fs.String("local-apiserver", "", "the node's own API server (host:port), dialed before the kubernetes Service so that the agent needs no kube-proxy (default: --host-ip:6443 in-cluster; 'none' disables)")
 		wrap       = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests: 'ip netns exec h1')")
 		handover   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket of a bootstrap agent on this host to take the VIPs over from")
+		vipgroup   = fs.String("vipgroup", "", "the VIPGroup's name: its standby's sockets and files")
+		standbyImg = fs.String("standby-image", "", "hacp's image for this node's standby static Pod; empty: no standby is kept")
+		standbyDir = fs.String("standby-dir", hacpboot.StandbyDir, "host folder for the standby's last good config")
+		manifests  = fs.String("manifests-dir", hacpboot.ManifestDir, "kubelet's static Pod folder, for the standby's manifest")
+		activeSock = fs.String("active-socket", "", "abstract socket this agent listens on while it runs (default: agent.ActiveSocket of the VIPGroup)")
+		standbySk  = fs.String("standby-socket", "", "abstract socket of this node's standby (default: agent.StandbySocket of the VIPGroup)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,6 +173,47 @@ func run(args []string) error {
 	if *wrap != "" {
 		sup.Wrap = strings.Fields(*wrap)
 	}
+	var sho *agent.Handover
+	if *vipgroup != "" {
+		// While this agent runs, the node's standby stays idle; the kernel removes the socket
+		// with this process, however it ends.
+		if *activeSock == "" {
+			*activeSock = agent.ActiveSocket(*namespace, *vipgroup)
+		}
+		if *standbySk == "" {
+			*standbySk = agent.StandbySocket(*namespace, *vipgroup)
+		}
+		l, err := agent.ListenActive(*activeSock)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = l.Close() }()
+		if *standbyImg != "" {
+			files, err := newStandbyFiles(*standbyDir, *manifests, *standbyImg, *namespace, *vipgroup, logger)
+			if err != nil {
+				return err
+			}
+			sup.Applied = files.applied
+		}
+		sho = &agent.Handover{
+			Socket:    *standbySk,
+			Instances: sup.InstanceStates,
+			MasterDown: func() time.Duration {
+				text, _ := os.ReadFile(filepath.Join(*dir, "keepalived.conf"))
+				return agent.MasterDownOf(text)
+			},
+			OnRetired: func(mode agent.HandoverMode) {
+				msg := "Took the VIPs over from this node's standby keepalived, which kept them in place until this keepalived held them"
+				if mode == agent.HandoverKeep {
+					sup.ExpectLeftoverVIPs()
+				} else {
+					msg = "This node's standby keepalived released the VIPs: another node is MASTER"
+				}
+				recorder.Event(podRef, corev1.EventTypeNormal, "StandbyRetired", msg)
+			},
+			Log: logger,
+		}
+	}
 	ho := &agent.Handover{
 		Socket:    *handover,
 		Instances: sup.InstanceStates,
@@ -180,9 +233,30 @@ func run(args []string) error {
 		Log: logger,
 	}
 	// Before keepalived starts: VIPs a bootstrap keepalived holds here are not stale.
-	if ho.Probe(ctx) {
+	bootActive := ho.Probe(ctx)
+	standbyActive := sho != nil && sho.Probe(ctx)
+	switch {
+	case bootActive && standbyActive:
+		sup.Adopt = func() bool { return ho.Active() || sho.Active() }
+	case bootActive:
 		sup.Adopt = ho.Active
+	case standbyActive:
+		sup.Adopt = sho.Active
+	}
+	if bootActive {
 		go ho.Run(ctx)
+	}
+	if sho != nil {
+		// The standby may also start just before this agent listens (a quick restart): look for
+		// it every few seconds and take the VIPs over whenever it runs keepalived.
+		go func() {
+			for active := standbyActive; ctx.Err() == nil; active = sho.Probe(ctx) {
+				if active {
+					sho.Run(ctx)
+				}
+				sleep(ctx, 5*time.Second)
+			}
+		}()
 	}
 	logger.Info("Starting agent", "interface", *iface, "secret", *secret)
 	err = sup.Run(ctx, configs)

@@ -54,6 +54,9 @@ type Supervisor struct {
 	Log logr.Logger
 	// KeepalivedOutput, if set, receives keepalived's stdout and stderr.
 	KeepalivedOutput io.Writer
+	// Applied, if set, is called with each config keepalived runs, after it passed keepalived's
+	// own --config-test (the agent keeps it on the host for the node's standby).
+	Applied func(text []byte)
 	// StopTimeout bounds how long a stopping keepalived may take before it is killed.
 	StopTimeout time.Duration
 	// Adopt, when set and true, leaves VIPs already on the interface in place when keepalived
@@ -210,6 +213,9 @@ func (s *Supervisor) apply(ctx context.Context, text []byte) error {
 		s.Log.Info("Started keepalived", "hash", hash)
 	}
 	s.publish(func(r *Report) { r.ConfigHash, r.ConfigError = hash, "" })
+	if s.Applied != nil {
+		s.Applied(text)
+	}
 	return nil
 }
 

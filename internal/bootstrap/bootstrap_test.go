@@ -106,3 +106,25 @@ func TestStaticPodIsLeastPrivilege(t *testing.T) {
 		t.Fatalf("--manifest=%q", manifestArg)
 	}
 }
+
+func TestStandbyPod(t *testing.T) {
+	b, err := StandbyManifest(StandbyOptions{Image: "hacp:x", Namespace: "kube-system", Name: "kube-apiserver"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, want := range []string{
+		"name: hacp-standby-kube-apiserver", "- standby", "--config=/etc/hacp/standby/kube-system_kube-apiserver/keepalived.conf",
+		"--handover-socket=hacp-standby/kube-system/kube-apiserver", "--active-socket=hacp-active/kube-system/kube-apiserver",
+		"type: DirectoryOrCreate", "readOnly: true", "hostNetwork: true", "system-node-critical", "image: hacp:x",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the standby manifest lacks %q:\n%s", want, text)
+		}
+	}
+	for _, never := range []string{"/etc/kubernetes/manifests", "--manifest"} {
+		if strings.Contains(text, never) {
+			t.Errorf("the standby manifest mentions %q: it never removes itself", never)
+		}
+	}
+}

@@ -284,7 +284,7 @@ func vipGroupFor(p Profile, mode hacpv1.HealthCheckMode) *hacpv1.VIPGroup {
 // process. The agent process runs in the root namespace so it reaches the API server on loopback
 // (standing in for the pod network); keepalived, its health check and ip run inside the host's
 // namespace through --wrap, with the host's directory bind-mounted at /run/hacp.
-func (e *Env) StartAgent(name string) {
+func (e *Env) StartAgent(name string, extra ...string) {
 	e.t.Helper()
 	h := e.Hosts[name]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -302,6 +302,7 @@ func (e *Env) StartAgent(name string) {
 		"--namespace="+ns, "--pod="+pod.Name, "--node="+name, "--interface=eth0", "--secret=vip-keepalived",
 		"--dir="+h.dir, "--fifo="+filepath.Join(h.dir, "keepalived.fifo"), "--keepalived=keepalived",
 		"--kubeconfig="+e.kubeconf, "--wrap="+e.wrap(h, h.dir), "--handover-socket="+handoverSocket(name))
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = h.agentOut, h.agentOut
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
