@@ -97,9 +97,12 @@ func renderNode(in Input, plan []Plan, self Plan) NodeConfig {
 	w(0, "vrrp_script %s {", ScriptName)
 	w(1, `script "%s check-apiserver --port=%d --path=%s --timeout=%dms"`, opts.CheckCommand, s.HealthCheck.APIServerPort, s.HealthCheck.Path, s.HealthCheck.TimeoutMilliseconds)
 	w(1, "interval %d", s.HealthCheck.IntervalSeconds)
-	// keepalived kills a script that overruns; the script's own timeout is shorter, so that is a
-	// backstop, rounded up to whole seconds as keepalived wants.
-	w(1, "timeout %d", int(timeout)+1)
+	// keepalived kills a script that overruns and counts it as failed. The script's own timeout
+	// bounds the request; the backstop (whole seconds, as keepalived wants) leaves 2 s more for
+	// the process to start: on the real kubeadm lab, with every node's CPU busy (joins, etcd
+	// syncing), a 1 s backstop killed checks of healthy API servers on all nodes at once
+	// ("timed_out") and QuorumAware put every node in FAULT, so nobody held the VIP for minutes.
+	w(1, "timeout %d", int(timeout)+3)
 	w(1, "fall %d", s.HealthCheck.Fall)
 	w(1, "rise %d", s.HealthCheck.Rise)
 	w(1, "weight %d", ScriptWeight(mode))
