@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +265,73 @@ func TestKubeadmQuickStart(t *testing.T) {
 	})
 	t.Logf("\n%s", hacpctl("certs"))
 	status("after the certificates were renewed and served")
+
+	// Step 10 (#13): a full cold boot, with every control-plane kubelet reaching the API only
+	// through the VIP (kubelet.conf's server set to it, as clusters built by older kubeadm releases
+	// have it). Nothing but the node-local standbys can bring the VIP back.
+	for _, n := range []*Node{h1, h2, h3} {
+		for _, f := range []string{"etc-hacp/standby/kube-system_kube-apiserver/keepalived.conf", "etc-kubernetes/manifests/hacp-standby-kube-system-kube-apiserver.yaml"} {
+			if _, err := os.Stat(filepath.Join(n.Dir, f)); err != nil {
+				t.Errorf("%s: the agent keeps no standby file %s: %v", n.Name, f, err)
+			}
+		}
+		path := filepath.Join(n.Dir, "etc-kubernetes", "kubelet.conf")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = regexp.MustCompile(`server: https://\S+`).ReplaceAll(b, []byte("server: https://"+endpoint))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []*Node{h1, h2, h3, lab.Node("h4")}
+	for _, n := range all {
+		if err := n.SetLink(false); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.PowerOff(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lab.Logf("every node powered off")
+	time.Sleep(3 * time.Second)
+	for _, n := range all {
+		if err := n.SetLink(true); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	booted := time.Now()
+	lab.Logf("every node booted (containerd and kubelet started)")
+	var firstLocal time.Time
+	step("the API answers through the VIP after the cold boot", 8*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			if firstLocal.IsZero() {
+				for _, n := range []*Node{h1, h2, h3} {
+					if readyz(ctx, lab, cfg, n.Addr.String()+":6443") == nil {
+						firstLocal = time.Now()
+						break
+					}
+				}
+			}
+			err := readyz(ctx, lab, cfg, endpoint)
+			return err == nil, fmt.Sprint(err), nil
+		})
+	})
+	vipUp := time.Now()
+	lab.Logf("cold boot: the VIP answered %s after the last kubelet started, %s after the first local API server was ready",
+		vipUp.Sub(booted).Round(100*time.Millisecond), vipUp.Sub(firstLocal).Round(100*time.Millisecond))
+	step("after the cold boot: VIPGroup Ready, HAControlPlane Available, the DaemonSet's agents took over from the standbys", 8*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			out := vipField(`{.status.conditions[?(@.type=="Ready")].status}`) + " " + hacpField(`{.status.conditions[?(@.type=="Available")].status}`)
+			ev, _ := kubectlOut(ctx, assets, kubeconfig, "get", "events", "-n", "kube-system", "--field-selector", "reason=StandbyRetired", "-o", "name")
+			return out == "True True" && ev != "", out + " events: " + ev, nil
+		})
+	})
+	status("after the cold boot")
 }
 
 // waitSteady waits until GET /readyz through server has answered every 250 ms for d.
