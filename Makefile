@@ -188,7 +188,7 @@ lab-test: ## Real kubeadm nodes h1-h4 on this machine: init, kube-proxy, bridge 
 .PHONY: quickstart-test
 quickstart-test: ## The README's quick start on real kubeadm nodes, as in make test (root, containerd, runc); skipped where they are missing, failed under CI.
 	@# The test checks root, containerd and runc first, then builds the lab's assets (hack/lab-assets.sh).
-	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -count=1 -timeout 60m -v 2>&1 | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'
+	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -count=1 -timeout 60m -v
 
 .PHONY: demo-kubeadm
 demo-kubeadm: ## The README's quick start on real kubeadm nodes h1-h4, then the VIP holder's power loss, h3 and h2 failing and returning, with the status at each step; leaves nothing behind (root).
