@@ -332,6 +332,53 @@ func TestKubeadmQuickStart(t *testing.T) {
 		})
 	})
 	status("after the cold boot")
+
+	// Step 11 (#13): removing hacp never silently takes the endpoint down: the standbys serve the
+	// VIP once the VIPGroup (and with it the DaemonSet) is deleted, and after make undeploy; the
+	// documented removal takes it away.
+	gaps := func(what string, d time.Duration) time.Duration {
+		var longest time.Duration
+		var down time.Time
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := readyz(pctx, lab, cfg, endpoint)
+			cancel()
+			switch {
+			case err != nil && down.IsZero():
+				down = time.Now()
+			case err == nil && !down.IsZero():
+				longest = max(longest, time.Since(down))
+				down = time.Time{}
+			}
+		}
+		if !down.IsZero() {
+			t.Errorf("%s: the API stopped answering through the VIP and did not come back", what)
+		}
+		lab.Logf("%s: longest time the API did not answer through the VIP: %s", what, longest.Round(100*time.Millisecond))
+		return longest
+	}
+	kubectl("delete", "vipg", "kube-apiserver", "-n", "kube-system", "--wait=false")
+	gaps("VIPGroup deleted (the standbys take over)", 45*time.Second)
+	undeploy := exec.CommandContext(ctx, "make", "undeploy", "IMG="+hacpImage, "CONFIG=with-pki")
+	undeploy.Dir = q.repo
+	undeploy.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "PATH="+filepath.Join(assets, "bin")+":"+os.Getenv("PATH"))
+	if b, err := undeploy.CombinedOutput(); err != nil {
+		t.Fatalf("make undeploy: %v\n%s", err, b)
+	}
+	gaps("make undeploy", 30*time.Second)
+	for _, n := range []*Node{h1, h2, h3} {
+		for _, f := range []string{"etc-kubernetes/manifests/hacp-standby-kube-system-kube-apiserver.yaml", "etc-hacp/standby/kube-system_kube-apiserver"} {
+			if err := os.RemoveAll(filepath.Join(n.Dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	step("the documented removal: the standbys stop and the VIP is gone", 3*time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			h := lab.VIPHolders(vip)
+			return len(h) == 0, fmt.Sprintf("VIP on %v", h), nil
+		})
+	})
 }
 
 // waitSteady waits until GET /readyz through server has answered every 250 ms for d.
