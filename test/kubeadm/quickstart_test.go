@@ -76,6 +76,8 @@ func TestKubeadmQuickStart(t *testing.T) {
 		})
 	})
 	holder := lab.Node(holders[0])
+	// The holder's power loss and its return (a reboot): never two holders at any sample.
+	reboot := sampleHolders(lab, vip, 100*time.Millisecond)
 	lost := time.Now()
 	if err := holder.SetLink(false); err != nil {
 		t.Fatal(err)
@@ -148,6 +150,11 @@ func TestKubeadmQuickStart(t *testing.T) {
 	}
 	restore(holder)
 	status("after " + holder.Name + " returned")
+	if st := reboot.stop(); st.dual > 0 {
+		t.Errorf("the VIP was on two nodes in %d of %d samples while %s lost power and came back", st.dual, st.samples, holder.Name)
+	} else {
+		lab.Logf("%s's reboot: %d samples, never two holders; the VIP was absent in %d (longest %s)", holder.Name, st.samples, st.absent, st.longestAbsent)
+	}
 
 	// Step 7, the seed's questions answered by doing them: h3 fails (the cluster still works), then h2
 	// (etcd quorum lost, as the status predicted), then both return.
