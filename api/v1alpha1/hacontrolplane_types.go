@@ -197,7 +197,7 @@ const ToleranceLost = "LOST"
 
 // HAControlPlaneStatus is the observed state of an HAControlPlane.
 type HAControlPlaneStatus struct {
-	// conditions: Available, QuorumHealthy, VIPReady, JoinMaterialReady.
+	// conditions are Available, QuorumHealthy, VIPReady, JoinMaterialReady and CertificatesValid.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

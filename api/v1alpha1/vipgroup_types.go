@@ -244,7 +244,7 @@ const (
 
 // VIPGroupStatus is the observed state of a VIPGroup.
 type VIPGroupStatus struct {
-	// conditions: Ready, ConfigValid, Conflict.
+	// conditions are Ready, ConfigValid and Conflict.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
