@@ -133,18 +133,17 @@ func TestKubeadmQuickStart(t *testing.T) {
 			}
 		}
 		step("every node back: h1-h4 Ready, 3/3 members, tolerance 1", 8*time.Minute, func(ctx context.Context) error {
-			if err := poll(ctx, func() (bool, string, error) {
-				err := readyz(ctx, lab, cfg, endpoint)
-				return err == nil, fmt.Sprint(err), nil
-			}); err != nil {
-				return err
-			}
-			if err := WaitNodesReady(ctx, client, "h1", "h2", "h3", "h4"); err != nil {
-				return err
-			}
 			return poll(ctx, func() (bool, string, error) {
+				rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				err := readyz(rctx, lab, cfg, endpoint)
+				cancel()
 				got := hacpField("{.status.readyMembers} {.status.quorum.failureTolerance}")
-				return got == "3/3 1", got, nil
+				nctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				notReady := WaitNodesReady(nctx, client, "h1", "h2", "h3", "h4")
+				cancel()
+				state := fmt.Sprintf("readyz through the VIP: %v; VIP on %v; status %q (%s); nodes: %v", err, lab.VIPHolders(vip), got,
+					vipField(`{range .status.nodes[*]}{.name}={.state} {end}`), notReady)
+				return err == nil && notReady == nil && got == "3/3 1", state, nil
 			})
 		})
 	}
