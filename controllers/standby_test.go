@@ -23,8 +23,8 @@ var _ = Describe("The node-local standby", func() {
 	}
 	It("is kept by the agents of a VIPGroup that serves an HAControlPlane's endpoint, and only those", func() {
 		tc := newTestCluster()
-		tc.addNode("h1", "198.51.100.171")
-		vg := tc.vipGroup("vip", 97, "198.51.100.170")
+		tc.addNode("h1", "198.51.100.251")
+		vg := tc.vipGroup("vip", 97, "198.51.100.250")
 		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
 		ds := &appsv1.DaemonSet{}
 		key := types.NamespacedName{Namespace: vg.Namespace, Name: daemonSetName(vg)}
