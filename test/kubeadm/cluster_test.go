@@ -31,7 +31,6 @@ type quickStart struct {
 	client                kubernetes.Interface
 	cpJoin, workerJoin    string
 	certificateValidity   string
-	editExample           func(string) string
 	bringUp               time.Duration
 }
 
