@@ -499,13 +499,6 @@ func (s *Supervisor) publish(change func(*Report)) {
 	}
 }
 
-// Current returns the latest report.
-func (s *Supervisor) Current() Report {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.report
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
