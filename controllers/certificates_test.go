@@ -41,8 +41,6 @@ var _ = Describe("HAControlPlane certificate expiry", func() {
 	It("names the served certificate that expires within warnBefore, and clears once a renewed one is served", func() {
 		tc := newTestCluster()
 		h1, h2 := tc.nodeName("h1"), tc.nodeName("h2")
-		tc.addNode("h1", "198.51.100.11")
-		tc.addNode("h2", "198.51.100.12")
 		day := 24 * time.Hour
 		now := fakeClock.Now().UTC().Truncate(time.Second)
 		etcdExpiry := now.Add(10 * day)
@@ -54,6 +52,10 @@ var _ = Describe("HAControlPlane certificate expiry", func() {
 		serveCert(h2, certexpiry.EtcdServer, now.Add(300*day))
 		serveCert(h2, certexpiry.EtcdPeer, now.Add(300*day))
 		// h2's kubelet is not reachable: listed as unreadable, not counted as expiring.
+		// The Nodes come after the servers: other specs' HAControlPlanes select every control-plane
+		// Node and would otherwise read (and cache) these nodes' certificates before they are served.
+		tc.addNode("h1", "198.51.100.11")
+		tc.addNode("h2", "198.51.100.12")
 
 		h := tc.haControlPlane("certs")
 		Expect(k8sClient.Create(ctx, h)).To(Succeed())
