@@ -429,10 +429,36 @@ func (n *Node) PowerOff() error {
 	if err := killCgroup(n.sysCgroup(), n.CgroupRoot); err != nil {
 		return err
 	}
-	errs := []error{n.lab.cgroupsRemove(n.CgroupRoot), n.lab.cgroupsRemove(n.sysCgroup())}
+	errs := []error{n.lab.cgroupsRemove(n.CgroupRoot), n.lab.cgroupsRemove(n.sysCgroup()), n.forgetAddresses()}
 	n.holder = nil
 	n.procs = nil
 	return errors.Join(errs...)
+}
+
+// forgetAddresses removes from eth0 every address but the node's own, as a power loss does: the
+// node's network namespace outlives PowerOff here, and a VIP that keepalived held (killed without
+// cleanup) would otherwise still answer when the link comes back, which no rebooted machine does.
+func (n *Node) forgetAddresses() error {
+	out, err := output("ip", "-n", n.NetNS, "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] != "inet" && f[i] != "inet6" {
+				continue
+			}
+			p, err := netip.ParsePrefix(f[i+1])
+			if err != nil || p.Addr() == n.Addr || p.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			if err := run("ip", "-n", n.NetNS, "addr", "del", p.String(), "dev", "eth0"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Wipe makes a powered-off node a new machine with the same name and address: kubeadm's,
