@@ -195,43 +195,13 @@ func run(args []string) error {
 			}
 			sup.Applied = files.applied
 		}
-		sho = &agent.Handover{
-			Socket:    *standbySk,
-			Instances: sup.InstanceStates,
-			MasterDown: func() time.Duration {
-				text, _ := os.ReadFile(filepath.Join(*dir, "keepalived.conf"))
-				return agent.MasterDownOf(text)
-			},
-			OnRetired: func(mode agent.HandoverMode) {
-				msg := "Took the VIPs over from this node's standby keepalived, which kept them in place until this keepalived held them"
-				if mode == agent.HandoverKeep {
-					sup.ExpectLeftoverVIPs()
-				} else {
-					msg = "This node's standby keepalived released the VIPs: another node is MASTER"
-				}
-				recorder.Event(podRef, corev1.EventTypeNormal, "StandbyRetired", msg)
-			},
-			Log: logger,
-		}
+		sho = takeOver(sup, *standbySk, *dir, logger, "this node's standby keepalived", func(reason, msg string) {
+			recorder.Event(podRef, corev1.EventTypeNormal, "Standby"+reason, msg)
+		})
 	}
-	ho := &agent.Handover{
-		Socket:    *handover,
-		Instances: sup.InstanceStates,
-		MasterDown: func() time.Duration {
-			text, _ := os.ReadFile(filepath.Join(*dir, "keepalived.conf"))
-			return agent.MasterDownOf(text)
-		},
-		OnRetired: func(mode agent.HandoverMode) {
-			msg := "Took the VIPs over from the bootstrap keepalived on " + *node + ", which kept them in place until this keepalived held them"
-			if mode == agent.HandoverKeep {
-				sup.ExpectLeftoverVIPs()
-			} else {
-				msg = "The bootstrap keepalived on " + *node + " released the VIPs: another node is MASTER"
-			}
-			recorder.Event(podRef, corev1.EventTypeNormal, "BootstrapRetired", msg)
-		},
-		Log: logger,
-	}
+	ho := takeOver(sup, *handover, *dir, logger, "the bootstrap keepalived on "+*node, func(reason, msg string) {
+		recorder.Event(podRef, corev1.EventTypeNormal, "Bootstrap"+reason, msg)
+	})
 	// Before keepalived starts: VIPs a bootstrap keepalived holds here are not stale.
 	bootActive := ho.Probe(ctx)
 	standbyActive := sho != nil && sho.Probe(ctx)
@@ -291,19 +261,7 @@ func bootstrap(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	sup := &agent.Supervisor{
-		Keepalived:       *binary,
-		Dir:              *dir,
-		FIFO:             *fifo,
-		Log:              logger,
-		KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
-		Report: func(r agent.Report) {
-			logger.Info("Bootstrap keepalived", "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
-		},
-	}
-	if *wrap != "" {
-		sup.Wrap = strings.Fields(*wrap)
-	}
+	sup := staticSupervisor(*binary, *dir, *fifo, *wrap, logger, "Bootstrap keepalived")
 	supCtx, supCancel := context.WithCancel(ctx)
 	defer supCancel()
 	// supDone closes when the supervisor returns, with supErr set; both Retire and the end of this
@@ -361,6 +319,49 @@ func bootstrap(args []string) error {
 		return supErr
 	}
 	return nil
+}
+
+// takeOver is the DaemonSet agent's side of a handover from another keepalived on this node (the
+// bootstrap or the standby, named by what): it asks on socket once sup's keepalived has settled, and
+// records the outcome with event("Retired", message).
+func takeOver(sup *agent.Supervisor, socket, dir string, logger klog.Logger, what string, event func(reason, msg string)) *agent.Handover {
+	return &agent.Handover{
+		Socket:    socket,
+		Instances: sup.InstanceStates,
+		MasterDown: func() time.Duration {
+			text, _ := os.ReadFile(filepath.Join(dir, "keepalived.conf"))
+			return agent.MasterDownOf(text)
+		},
+		OnRetired: func(mode agent.HandoverMode) {
+			msg := "Took the VIPs over from " + what + ", which kept them in place until this keepalived held them"
+			if mode == agent.HandoverKeep {
+				sup.ExpectLeftoverVIPs()
+			} else {
+				msg = strings.ToUpper(what[:1]) + what[1:] + " released the VIPs: another node is MASTER"
+			}
+			event("Retired", msg)
+		},
+		Log: logger,
+	}
+}
+
+// staticSupervisor runs keepalived from a config on disk, without an API server to report to (the
+// bootstrap and the standby): it logs each state as label.
+func staticSupervisor(binary, dir, fifo, wrap string, logger klog.Logger, label string) *agent.Supervisor {
+	sup := &agent.Supervisor{
+		Keepalived:       binary,
+		Dir:              dir,
+		FIFO:             fifo,
+		Log:              logger,
+		KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
+		Report: func(r agent.Report) {
+			logger.Info(label, "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
+		},
+	}
+	if wrap != "" {
+		sup.Wrap = strings.Fields(wrap)
+	}
+	return sup
 }
 
 // removeOwnManifest deletes the bootstrap static Pod's manifest, after checking it is one.

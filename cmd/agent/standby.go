@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -138,19 +137,7 @@ func standby(args []string) error {
 			continue
 		}
 		logger.Info("The DaemonSet's agent is not running on this node: running keepalived from the last good config", "config", *config)
-		sup := &agent.Supervisor{
-			Keepalived:       *binary,
-			Dir:              *dir,
-			FIFO:             *fifo,
-			Log:              logger,
-			KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
-			Report: func(r agent.Report) {
-				logger.Info("Standby keepalived", "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
-			},
-		}
-		if *wrap != "" {
-			sup.Wrap = strings.Fields(*wrap)
-		}
+		sup := staticSupervisor(*binary, *dir, *fifo, *wrap, logger, "Standby keepalived")
 		if err := runStandbyTerm(ctx, sup, text, *socket, logger); err != nil {
 			logger.Error(err, "The standby keepalived stopped; looking again")
 			sleep(ctx, 2*time.Second)
