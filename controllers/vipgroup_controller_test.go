@@ -99,6 +99,27 @@ func peersOf(g Gomega, text []byte) []string {
 	return out
 }
 
+// twoNodeGroup makes Nodes h1 and h2 (addresses 198.51.100.first and next), a VIPGroup on them,
+// and waits for both configs; it returns their hashes by node name.
+func twoNodeGroup(vrid int32, first int, vip string) (*testCluster, *hacpv1.VIPGroup, map[string]string) {
+	GinkgoHelper()
+	tc := newTestCluster()
+	for i, n := range []string{"h1", "h2"} {
+		tc.addNode(n, fmt.Sprintf("198.51.100.%d", first+i))
+	}
+	vg := tc.vipGroup("vip", vrid, vip)
+	Expect(k8sClient.Create(ctx, vg)).To(Succeed())
+	hashes := map[string]string{}
+	Eventually(func(g Gomega) {
+		data := configSecret(g, vg).Data
+		g.Expect(data).To(HaveLen(2))
+		for name, text := range data {
+			hashes[name] = keepalivedHash(text)
+		}
+	}).Should(Succeed())
+	return tc, vg, hashes
+}
+
 // reportAgent creates (or updates) the agent Pod on a node with the annotations an agent writes.
 func reportAgent(vg *hacpv1.VIPGroup, node, state, hash string) {
 	name := vg.Name + "-agent-" + node
@@ -475,20 +496,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 	})
 
 	It("does not count the last MASTER report of a node that is gone", func() {
-		tc := newTestCluster()
-		for i, n := range []string{"h1", "h2"} {
-			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 181+i))
-		}
-		vg := tc.vipGroup("vip", 98, "198.51.100.180")
-		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
-		hashes := map[string]string{}
-		Eventually(func(g Gomega) {
-			data := configSecret(g, vg).Data
-			g.Expect(data).To(HaveLen(2))
-			for name, text := range data {
-				hashes[name] = keepalivedHash(text)
-			}
-		}).Should(Succeed())
+		tc, vg, hashes := twoNodeGroup(98, 181, "198.51.100.180")
 		h1, h2 := tc.nodeName("h1"), tc.nodeName("h2")
 		reportAgent(vg, h1, "MASTER", hashes[h1])
 		reportAgent(vg, h2, "BACKUP", hashes[h2])
@@ -517,20 +525,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 	})
 
 	It("stops counting a report whose agent stopped refreshing it, long before its Node turns NotReady", func() {
-		tc := newTestCluster()
-		for i, n := range []string{"h1", "h2"} {
-			tc.addNode(n, fmt.Sprintf("198.51.100.%d", 191+i))
-		}
-		vg := tc.vipGroup("vip", 99, "198.51.100.190")
-		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
-		hashes := map[string]string{}
-		Eventually(func(g Gomega) {
-			data := configSecret(g, vg).Data
-			g.Expect(data).To(HaveLen(2))
-			for name, text := range data {
-				hashes[name] = keepalivedHash(text)
-			}
-		}).Should(Succeed())
+		tc, vg, hashes := twoNodeGroup(99, 191, "198.51.100.190")
 		h1, h2 := tc.nodeName("h1"), tc.nodeName("h2")
 		reportAgent(vg, h1, "MASTER", hashes[h1])
 		powerOffH1 := heartbeat(vg, h1)
