@@ -102,6 +102,13 @@ bench-handover: ## How long the VIP leaves the first node when the DaemonSet tak
 bench-status: ## Status latency and manager memory with 5,000 workers and 5,000 Secrets, hacp's cache vs unrestricted; prints a table.
 	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" $(GO) test ./test/bench -run '^$$' -bench '^BenchmarkStatus$$' -benchtime 1x -timeout 30m
 
+SOAK_DURATION ?= 10m
+SOAK_SEED ?= 1
+.PHONY: soak
+soak: ## Faults at random (root): real keepalived, agents and two managers under a seeded stream of overlapping faults for SOAK_DURATION (SOAK_SEED), six invariants checked all the time; writes its table to docs/benchmarks.md. A short one runs in make test.
+	KUBEBUILDER_ASSETS="$$(./hack/envtest-assets.sh)" HACP_SOAK_DURATION=$(SOAK_DURATION) HACP_SOAK_SEED=$(SOAK_SEED) HACP_SOAK_REPORT=$(CURDIR)/docs/benchmarks.md \
+		$(GO) test ./test/e2e -run '^TestSoak$$' -count=1 -timeout 24h -v
+
 .PHONY: bench-kubeadm
 bench-kubeadm: ## Real kubeadm cluster (root): API downtime through the VIP per hard loss of its holder, new vs reused connection, default vs fast profile, disruptions per failure, status truth, lab cost; prints a table.
 	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^$$' -bench '^BenchmarkKubeadm$$' -benchtime 1x -timeout 70m

@@ -385,16 +385,23 @@ func watchConfig(ctx context.Context, cs kubernetes.Interface, namespace, secret
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", secret).String()
 		}))
 	inf := factory.Core().V1().Secrets().Informer()
+	member := false // the Secret has had a config for this node
 	send := func(obj any) {
 		s, ok := obj.(*corev1.Secret)
 		if !ok {
 			return
 		}
 		text, ok := s.Data[node]
-		if !ok {
+		if !ok && !member {
 			logger.Info("No config for this node in the Secret yet", "secret", secret)
 			return
 		}
+		if !ok {
+			// Rendered without this node: it left the group, and must stop advertising.
+			logger.Info("This node's config left the Secret: the node is no longer a member", "secret", secret)
+			text = nil
+		}
+		member = ok
 		select {
 		case <-out: // drop a config not yet applied: the latest wins
 		default:

@@ -80,7 +80,8 @@ type Supervisor struct {
 func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, "keepalived.conf") }
 
 // Run supervises keepalived until ctx ends, applying each config received on configs (the
-// latest wins). It returns after keepalived has stopped.
+// latest wins); a nil config means this node left the group, and keepalived stops until the
+// next config. It returns after keepalived has stopped.
 func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 	if s.StopTimeout == 0 {
 		s.StopTimeout = 10 * time.Second
@@ -113,6 +114,22 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 		case <-ctx.Done():
 			return s.stop()
 		case text := <-configs:
+			if text == nil {
+				// This node left the group (its Node deleted, relabelled, or without an
+				// address): the members no longer send it advertisements and drop its own
+				// ("not a unicast peer"), so a keepalived left running here would elect itself
+				// and hold the VIP beside the group's master. SIGTERM hands the VIP over at once.
+				restart.Stop()
+				if applied != nil || s.running() {
+					s.Log.Info("This node is no longer a member of the group: stopping keepalived")
+					_ = s.stop()
+				}
+				applied = nil
+				s.setWanted(nil)
+				s.publish(func(r *Report) { r.ConfigHash, r.ConfigError = "", "" })
+				s.updateReady()
+				continue
+			}
 			s.setWanted(text)
 			err := s.apply(ctx, text)
 			s.updateReady()
@@ -267,7 +284,10 @@ const ReadyFile = "keepalived.ready"
 // setWanted records the latest config the supervisor was given.
 func (s *Supervisor) setWanted(text []byte) {
 	s.mu.Lock()
-	s.wanted = keepalived.HashConfig(text)
+	s.wanted = ""
+	if text != nil {
+		s.wanted = keepalived.HashConfig(text)
+	}
 	s.mu.Unlock()
 }
 

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -82,9 +83,15 @@ type Env struct {
 	agentBin string
 	standin  string
 	kubeconf string
-	stopMgr  context.CancelFunc
-	mgrDone  chan error
+	restConfig *rest.Config
+	kaOptions  keepalived.Options
 }
+
+// EnvOption changes what NewEnv starts.
+type EnvOption int
+
+// WithoutManager leaves starting managers (StartManager) to the test.
+const WithoutManager EnvOption = iota
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -114,7 +121,7 @@ var seedHosts = []struct {
 }
 
 // NewEnv builds the lab, the control plane and the manager. Agents start with StartAgents.
-func NewEnv(t testing.TB) *Env {
+func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 	t.Helper()
 	netlab.Require(t)
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -174,29 +181,8 @@ func NewEnv(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheOpts, err := controllers.CacheOptions(controllers.DefaultNodeCacheSelector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme, Cache: cacheOpts, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		// Each test of this package runs its own manager in the same process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := keepalived.Options{CheckCommand: e.agentBin, ScriptUser: "root", NotifyFIFO: "/run/hacp/keepalived.fifo", DefaultInterface: "eth0"}
-	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: "hacp:e2e", KeepalivedOptions: opts, Clock: clock.RealClock{}}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e.stopMgr, e.mgrDone = cancel, make(chan error, 1)
-	go func() { e.mgrDone <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-e.mgrDone
-	})
+	e.restConfig = cfg
+	e.kaOptions = keepalived.Options{CheckCommand: e.agentBin, ScriptUser: "root", NotifyFIFO: "/run/hacp/keepalived.fifo", DefaultInterface: "eth0"}
 
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()
@@ -206,7 +192,71 @@ func NewEnv(t testing.TB) *Env {
 	for _, hs := range seedHosts {
 		e.createNode(ctx2, hs.name, hs.ip, hs.controlPlane)
 	}
+	if len(opts) == 0 {
+		e.StartManager("manager", false)
+	}
 	return e
+}
+
+// Manager is one in-process hacp manager.
+type Manager struct {
+	Name    string
+	elected <-chan struct{}
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// Leading reports whether the manager holds the leader lease (always, without leader election).
+func (m *Manager) Leading() bool {
+	select {
+	case <-m.elected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop ends the manager. With leader election the lease is not released, as when the process is
+// killed: another replica takes over only once the lease expires.
+func (m *Manager) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+		m.cancel = nil
+	}
+}
+
+// Stopped reports whether Stop has ended the manager.
+func (m *Manager) Stopped() bool { return m.cancel == nil }
+
+// StartManager runs the real reconcilers in-process, as one replica of config/manager. With
+// leaderElect it competes for the lease with the deployment's timing (config/manager: 10 s lease,
+// 8 s renew deadline, 2 s retry).
+func (e *Env) StartManager(name string, leaderElect bool) *Manager {
+	e.t.Helper()
+	cacheOpts, err := controllers.CacheOptions(controllers.DefaultNodeCacheSelector)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lease, renew, retry := 10*time.Second, 8*time.Second, 2*time.Second
+	mgr, err := ctrl.NewManager(e.restConfig, ctrl.Options{
+		Scheme: controllers.NewScheme(), Cache: cacheOpts, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Each test of this package runs its own manager in the same process.
+		Controller:     config.Controller{SkipNameValidation: ptr.To(true)},
+		LeaderElection: leaderElect, LeaderElectionID: "hacp.dev", LeaderElectionNamespace: ns,
+		LeaseDuration: &lease, RenewDeadline: &renew, RetryPeriod: &retry,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := controllers.SetupReconcilers(mgr, controllers.Config{AgentImage: "hacp:e2e", KeepalivedOptions: e.kaOptions, Clock: clock.RealClock{}}); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{Name: name, elected: mgr.Elected(), cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- mgr.Start(ctx) }()
+	e.root.Cleanup(m.Stop)
+	return m
 }
 
 func (e *Env) createNode(ctx context.Context, name, ip string, controlPlane bool) {
@@ -286,6 +336,13 @@ func vipGroupFor(p Profile, mode hacpv1.HealthCheckMode) *hacpv1.VIPGroup {
 // namespace through --wrap, with the host's directory bind-mounted at /run/hacp.
 func (e *Env) StartAgent(name string, extra ...string) {
 	e.t.Helper()
+	if err := e.startAgent(name, extra...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// startAgent is StartAgent returning its error, for goroutines other than the test's.
+func (e *Env) startAgent(name string, extra ...string) error {
 	h := e.Hosts[name]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -296,31 +353,41 @@ func (e *Env) StartAgent(name string, extra ...string) {
 		Spec: corev1.PodSpec{NodeName: name, Containers: []corev1.Container{{Name: "agent", Image: "hacp:e2e"}}},
 	}
 	if err := e.Client.Create(ctx, pod); client.IgnoreAlreadyExists(err) != nil {
-		e.t.Fatal(err)
+		return err
+	}
+	wrap, err := e.writeWrap(h, h.dir)
+	if err != nil {
+		return err
 	}
 	cmd := exec.Command(e.agentBin, "run",
 		"--namespace="+ns, "--pod="+pod.Name, "--node="+name, "--interface=eth0", "--secret=vip-keepalived",
 		"--dir="+h.dir, "--fifo="+filepath.Join(h.dir, "keepalived.fifo"), "--keepalived=keepalived",
-		"--kubeconfig="+e.kubeconf, "--wrap="+e.wrap(h, h.dir), "--handover-socket="+handoverSocket(name))
+		"--kubeconfig="+e.kubeconf, "--wrap="+wrap, "--handover-socket="+handoverSocket(name))
 	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = h.agentOut, h.agentOut
 	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	h.agent = cmd
 	e.root.Cleanup(func() { e.KillAgentHard(name) })
+	return nil
 }
 
 // wrap writes a script that runs a command inside h's namespace with dir bind-mounted at
 // /run/hacp, as a Pod's emptyDir is: each agent on a host has its own.
 func (e *Env) wrap(h *Host, dir string) string {
 	e.t.Helper()
-	wrap := filepath.Join(dir, "wrap.sh")
-	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s sh -c 'mount --bind %s /run/hacp && exec \"$@\"' wrap \"$@\"\n", h.NS, dir)
-	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+	wrap, err := e.writeWrap(h, dir)
+	if err != nil {
 		e.t.Fatal(err)
 	}
 	return wrap
+}
+
+func (e *Env) writeWrap(h *Host, dir string) (string, error) {
+	wrap := filepath.Join(dir, "wrap.sh")
+	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s sh -c 'mount --bind %s /run/hacp && exec \"$@\"' wrap \"$@\"\n", h.NS, dir)
+	return wrap, os.WriteFile(wrap, []byte(script), 0o755)
 }
 
 // handoverSocket is the bootstrap agent's abstract socket on a host. Abstract sockets belong to a

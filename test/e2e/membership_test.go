@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -124,4 +125,63 @@ func unicastPeers(text string) []string {
 		}
 	}
 	return peers
+}
+
+// TestDeletedNodeStopsAdvertising: a control-plane Node deleted from the API while its agent and
+// keepalived run (kubectl delete node, a Node recreated under another name). Found by the soak:
+// the members are re-rendered without it and drop its advertisements ("not a unicast peer"), but
+// its keepalived kept the last config, heard no master, elected itself and held the VIP beside
+// the group's master until the Node came back: a split brain with every link up. The agent now
+// stops keepalived (SIGTERM, a priority-0 hand-over) when its node's config leaves the Secret.
+func TestDeletedNodeStopsAdvertising(t *testing.T) {
+	e := NewEnv(t)
+	p := DefaultProfile
+	e.CreateVIPGroup(p, hacpv1.HealthCheckQuorumAware)
+	for _, h := range []string{"h1", "h2", "h3"} {
+		e.StartAgent(h)
+	}
+	e.WaitHolder("h1", 60*time.Second)
+	e.WaitMaster("h1", 30*time.Second)
+
+	s := e.Sample(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, h := range []string{"h3", "h1"} { // a backup, then the master
+		if err := e.Client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: h}}); err != nil {
+			t.Fatal(err)
+		}
+		// Two master-down intervals: a keepalived left running would have elected itself.
+		time.Sleep(2*p.MasterDown() + time.Second)
+		t.Logf("Node %s deleted: the VIP is on %v", h, e.Holders())
+		if n := servingKeepalived(e.Hosts[h]); n > 0 {
+			t.Errorf("keepalived still runs on %s after its Node was deleted", h)
+		}
+	}
+	samples := s.Stop()
+	e.WaitHolder("h2", 10*time.Second)
+	if n := overlapSamples(samples); n > 0 {
+		e.Dump()
+		t.Errorf("the VIP had two holders in %d samples after Nodes were deleted", n)
+	}
+	// kubelet registers them again: they rejoin, and h1 takes the VIP back (preemption).
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	e.createNode(ctx2, "h3", "198.51.100.13", true)
+	e.createNode(ctx2, "h1", "198.51.100.11", true)
+	e.WaitHolder("h1", 60*time.Second)
+	e.WaitMaster("h1", 30*time.Second)
+	if servingKeepalived(e.Hosts["h3"]) == 0 {
+		t.Error("h3's keepalived did not start again when its Node came back")
+	}
+}
+
+// servingKeepalived counts host's keepalived processes, except --config-test runs.
+func servingKeepalived(h *Host) int {
+	serving := 0
+	for _, pid := range keepalivedPIDs(h) {
+		if b, _ := os.ReadFile("/proc/" + pid + "/cmdline"); !strings.Contains(string(b), "--config-test") {
+			serving++
+		}
+	}
+	return serving
 }

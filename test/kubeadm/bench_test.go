@@ -66,8 +66,18 @@ func BenchmarkKubeadm(b *testing.B) {
 
 	results := map[string][]lossResult{}
 	for _, p := range benchProfiles {
-		q.kubectl("patch", "vipg", "kube-apiserver", "-n", "kube-system", "--type=merge", "-p",
-			fmt.Sprintf(`{"spec":{"vrrpVersion":%d,"advertisementIntervalMilliseconds":%d}}`, p.version, p.advertMsec))
+		patch := fmt.Sprintf(`{"spec":{"vrrpVersion":%d,"advertisementIntervalMilliseconds":%d}}`, p.version, p.advertMsec)
+		// The node lost last may still be rejoining etcd: an API call through the VIP can
+		// meet a restarting API server, so the patch is retried like any client would.
+		q.step("profile "+p.name+" applied", time.Minute, func(ctx context.Context) error {
+			return poll(ctx, func() (bool, string, error) {
+				out, err := kubectlOut(ctx, q.assets, q.kubeconfig, "patch", "vipg", "kube-apiserver", "-n", "kube-system", "--type=merge", "-p", patch)
+				if err != nil {
+					return false, err.Error(), nil
+				}
+				return true, out, nil
+			})
+		})
 		q.step("profile "+p.name+" rolled out", 3*time.Minute, func(ctx context.Context) error { return waitRolledOut(ctx, q) })
 		for i := 0; i < losses; i++ {
 			r := loseHolder(b, q)
