@@ -75,14 +75,14 @@ func (h *Host) HasVIP() bool { return h.HasAddr(VIP) }
 // Env is the whole test world.
 type Env struct {
 	// t reports failures (the current subtest); root owns cleanups (the whole test).
-	t        testing.TB
-	root     testing.TB
-	Lab      *netlab.Lab
-	Hosts    map[string]*Host
-	Client   client.Client
-	agentBin string
-	standin  string
-	kubeconf string
+	t          testing.TB
+	root       testing.TB
+	Lab        *netlab.Lab
+	Hosts      map[string]*Host
+	Client     client.Client
+	agentBin   string
+	standin    string
+	kubeconf   string
 	restConfig *rest.Config
 	kaOptions  keepalived.Options
 }

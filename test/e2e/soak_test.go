@@ -61,28 +61,28 @@ const (
 	handoverOverlap = 100 * time.Millisecond
 	// leaderless is how long a killed leader leaves the managers without one: its lease
 	// (10 s) plus a retry (2 s).
-	leaderless = 12 * time.Second
+	leaderless   = 12 * time.Second
 	statusPeriod = 250 * time.Millisecond
 )
 
 type faultKind string
 
 const (
-	faultNodeLoss      faultKind = "hard node loss and return"
-	faultKeepalived    faultKind = "keepalived SIGKILL"
-	faultAgent         faultKind = "agent SIGKILL (its container dies, restarted)"
-	faultReadyz        faultKind = "API server /readyz flapping"
-	faultPartition     faultKind = "partition of one node"
-	faultManager       faultKind = "manager leader killed"
-	faultSpecChange    faultKind = "VIPGroup spec change"
-	faultNodeDeleted   faultKind = "Node deleted and re-added"
-	faultBadSpec       faultKind = "bad spec applied and corrected"
-	invOneHolder                 = "1 one holder per VIP (QuorumAware)"
-	invAbsence                   = "2 VIP absence within bound"
-	invBadSpec                   = "3 bad spec changes nothing"
-	invJoin                      = "4 join commands valid"
-	invConverge                  = "5 status converges and is true"
-	invLeaks                     = "6 nothing leaks"
+	faultNodeLoss    faultKind = "hard node loss and return"
+	faultKeepalived  faultKind = "keepalived SIGKILL"
+	faultAgent       faultKind = "agent SIGKILL (its container dies, restarted)"
+	faultReadyz      faultKind = "API server /readyz flapping"
+	faultPartition   faultKind = "partition of one node"
+	faultManager     faultKind = "manager leader killed"
+	faultSpecChange  faultKind = "VIPGroup spec change"
+	faultNodeDeleted faultKind = "Node deleted and re-added"
+	faultBadSpec     faultKind = "bad spec applied and corrected"
+	invOneHolder               = "1 one holder per VIP (QuorumAware)"
+	invAbsence                 = "2 VIP absence within bound"
+	invBadSpec                 = "3 bad spec changes nothing"
+	invJoin                    = "4 join commands valid"
+	invConverge                = "5 status converges and is true"
+	invLeaks                   = "6 nothing leaks"
 )
 
 var allFaults = []faultKind{faultNodeLoss, faultKeepalived, faultAgent, faultReadyz, faultPartition, faultManager, faultSpecChange, faultNodeDeleted, faultBadSpec}
@@ -144,23 +144,23 @@ type soak struct {
 	rng   *rand.Rand
 	start time.Time
 
-	mu         sync.Mutex
-	hosts      map[string]*hostState
-	managers   []*Manager
-	variants   []timedVariant // every spec rolled out, in order
-	partitions []window       // partitions, with their end (zero while running)
+	mu          sync.Mutex
+	hosts       map[string]*hostState
+	managers    []*Manager
+	variants    []timedVariant // every spec rolled out, in order
+	partitions  []window       // partitions, with their end (zero while running)
 	leaderKills []time.Time
-	badWindow  *badSpecWindow
-	events     []event
-	violations []violation
-	checks     map[string]int
-	injected   map[faultKind]int
-	configured map[string]bool // the host runs its current config (file == Secret)
-	converge   []time.Duration
-	maxAbsence time.Duration
-	maxDual    time.Duration
-	configTest map[[32]byte]bool
-	specBusy   bool
+	badWindow   *badSpecWindow
+	events      []event
+	violations  []violation
+	checks      map[string]int
+	injected    map[faultKind]int
+	configured  map[string]bool // the host runs its current config (file == Secret)
+	converge    []time.Duration
+	maxAbsence  time.Duration
+	maxDual     time.Duration
+	configTest  map[[32]byte]bool
+	specBusy    bool
 }
 
 type timedVariant struct {
