@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // Each group's agents ask their own group's bootstrap agent (hacpctl bootstrap names the same
@@ -18,10 +18,10 @@ func TestDaemonSetAsksItsOwnGroupsBootstrap(t *testing.T) {
 		return desiredDaemonSet(vg, "hacp:test", false).Spec.Template.Spec.Containers[0].Args
 	}
 	api, ingress := args("kube-system", "kube-apiserver"), args("kube-system", "ingress")
-	if want := "--handover-socket=" + agent.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(api, want) {
+	if want := "--handover-socket=" + contract.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(api, want) {
 		t.Fatalf("args %v lack %s", api, want)
 	}
-	if want := "--handover-socket=" + agent.HandoverSocket("kube-system", "ingress"); !slices.Contains(ingress, want) {
+	if want := "--handover-socket=" + contract.HandoverSocket("kube-system", "ingress"); !slices.Contains(ingress, want) {
 		t.Fatalf("args %v lack %s", ingress, want)
 	}
 }

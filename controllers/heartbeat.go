@@ -8,15 +8,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // StaleAfter is how long an agent may go without rewriting its report (it does every
-// agent.HeartbeatInterval) before the manager stops counting it: its node is down or cut off, or
+// contract.HeartbeatInterval) before the manager stops counting it: its node is down or cut off, or
 // the agent stopped. Four missed heartbeats, so a slow API write or two never counts as a loss.
-const StaleAfter = 4 * agent.HeartbeatInterval
+const StaleAfter = 4 * contract.HeartbeatInterval
 
-// heartbeats remembers, per agent Pod, when this manager saw its hacp.dev/reported-at change. It
+// heartbeats remembers, per agent Pod, when this manager saw its heartbeat (contract.HeartbeatOf) change. It
 // judges by its own clock: nodes' clocks may be skewed, the time between two changes is not.
 type heartbeats struct {
 	mu   sync.Mutex
@@ -42,7 +42,7 @@ func (h *heartbeats) observe(group types.NamespacedName, pods []corev1.Pod, now 
 	live := map[types.UID]bool{}
 	for i := range pods {
 		p := &pods[i]
-		v := p.Annotations[agent.AnnotationReportedAt]
+		v, reportedAt := contract.HeartbeatOf(p.Annotations)
 		if v == "" || p.Spec.NodeName == "" {
 			continue
 		}
@@ -53,8 +53,8 @@ func (h *heartbeats) observe(group types.NamespacedName, pods []corev1.Pod, now 
 			// First sight (this manager just started or took over): the agent's own time if it
 			// is in the past, so that a report that stopped long ago is not fresh again.
 			at := now
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Before(now) {
-				at = t
+			if !reportedAt.IsZero() && reportedAt.Before(now) {
+				at = reportedAt
 			}
 			b = beat{group: group, value: v, at: at}
 		case b.value != v:

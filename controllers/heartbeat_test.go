@@ -9,13 +9,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 )
 
 func agentPod(uid, node, reportedAt string) corev1.Pod {
 	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid)}, Spec: corev1.PodSpec{NodeName: node}}
 	if reportedAt != "" {
-		p.Annotations = map[string]string{agent.AnnotationReportedAt: reportedAt}
+		p.Annotations = map[string]string{contract.AnnotationReportedAt: reportedAt}
 	}
 	return p
 }

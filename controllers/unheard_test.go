@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -22,10 +23,10 @@ func TestDeadNodesReportDoesNotCount(t *testing.T) {
 	}
 	configs := map[string]keepalived.NodeConfig{"h1": {Hash: "a"}, "h2": {Hash: "b"}, "h3": {Hash: "c"}}
 	plan := []keepalived.Plan{{Member: keepalived.Member{Name: "h1"}, Priority: 200}, {Member: keepalived.Member{Name: "h2"}, Priority: 150}, {Member: keepalived.Member{Name: "h3"}, Priority: 100}}
-	reports := map[string]agentReport{
-		"h1": {state: "MASTER", hash: "a", changedAt: t0.Add(-time.Hour)},
-		"h2": {state: "MASTER", hash: "b", changedAt: t0.Add(3 * time.Second)},
-		"h3": {state: "BACKUP", hash: "c"},
+	reports := map[string]contract.Report{
+		"h1": {State: hacpv1.VRRPStateMaster, ConfigHash: "a", ChangedAt: t0.Add(-time.Hour)},
+		"h2": {State: hacpv1.VRRPStateMaster, ConfigHash: "b", ChangedAt: t0.Add(3 * time.Second)},
+		"h3": {State: hacpv1.VRRPStateBackup, ConfigHash: "c"},
 	}
 	for name, tc := range map[string]struct {
 		h1         corev1.Node

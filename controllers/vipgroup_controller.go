@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -79,17 +80,17 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.List(ctx, &pods, client.InNamespace(vg.Namespace), client.MatchingLabels{LabelVIPGroup: vg.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
-	reports := map[string]agentReport{}
+	reports := map[string]contract.Report{}
 	interfaces := map[string]string{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if p.Spec.NodeName == "" || !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		rep := reportOf(p)
+		rep := contract.ReportOf(p.Annotations)
 		reports[p.Spec.NodeName] = rep
-		if rep.iface != "" {
-			interfaces[p.Spec.NodeName] = rep.iface
+		if rep.Interface != "" {
+			interfaces[p.Spec.NodeName] = rep.Interface
 		}
 	}
 	members, excluded := groupMembers(&vg, nodes.Items, interfaces)

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -140,9 +140,9 @@ func reportAgent(vg *hacpv1.VIPGroup, node, state, hash string) {
 	if p.Annotations == nil {
 		p.Annotations = map[string]string{}
 	}
-	p.Annotations[agent.AnnotationState] = state
-	p.Annotations[agent.AnnotationConfigHash] = hash
-	p.Annotations[agent.AnnotationInterface] = "eth0"
+	p.Annotations[contract.AnnotationState] = state
+	p.Annotations[contract.AnnotationConfigHash] = hash
+	p.Annotations[contract.AnnotationInterface] = "eth0"
 	Expect(k8sClient.Patch(ctx, p, patch)).To(Succeed())
 }
 
@@ -162,7 +162,7 @@ func heartbeat(vg *hacpv1.VIPGroup, node string) (stop func()) {
 				p := &corev1.Pod{}
 				Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: vg.Namespace, Name: vg.Name + "-agent-" + node}, p)).To(Succeed())
 				patch := client.MergeFrom(p.DeepCopy())
-				p.Annotations[agent.AnnotationReportedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+				p.Annotations[contract.AnnotationReportedAt] = time.Now().UTC().Format(time.RFC3339Nano)
 				Expect(k8sClient.Patch(ctx, p, patch)).To(Succeed())
 			}
 		}
@@ -574,7 +574,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 			g.Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "vip-keepalived"}, &ds)).To(Succeed())
 		}).Should(Succeed())
 		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "agent-h1", Namespace: tc.ns, Labels: agentLabels(vg), Annotations: map[string]string{agent.AnnotationInterface: "ens3"}},
+			ObjectMeta: metav1.ObjectMeta{Name: "agent-h1", Namespace: tc.ns, Labels: agentLabels(vg), Annotations: map[string]string{contract.AnnotationInterface: "ens3"}},
 			Spec:       corev1.PodSpec{NodeName: tc.nodeName("h1"), Containers: []corev1.Container{{Name: "agent", Image: "hacp:test"}}},
 		}
 		Expect(k8sClient.Create(ctx, p)).To(Succeed())

@@ -20,8 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/agent"
-	hacpboot "hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -37,7 +36,7 @@ func agentName(vg *hacpv1.VIPGroup) string { return vg.Name + "-hacp-agent" }
 // cache next to kubeadm's mirror pods.
 func agentLabels(vg *hacpv1.VIPGroup) map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":     "hacp-agent",
+		"app.kubernetes.io/name":     contract.AppName,
 		"app.kubernetes.io/instance": vg.Name,
 		LabelManagedBy:               LabelManagedByValue,
 		LabelVIPGroup:                vg.Name,
@@ -190,19 +189,6 @@ func setHash(configs map[string]keepalived.NodeConfig) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// agentReport is what an agent said on its Pod.
-type agentReport struct {
-	state, hash, iface, configError string
-	changedAt                       time.Time
-}
-
-func reportOf(p *corev1.Pod) agentReport {
-	a := p.Annotations
-	r := agentReport{state: a[agent.AnnotationState], hash: a[agent.AnnotationConfigHash], iface: a[agent.AnnotationInterface], configError: a[agent.AnnotationConfigError]}
-	r.changedAt, _ = time.Parse(time.RFC3339Nano, a[agent.AnnotationStateChangedAt])
-	return r
-}
-
 // unheardReason says why a node's agent reports cannot be trusted any more, or "": a node whose
 // kubelet stopped posting (Ready Unknown) or that is not Ready is gone or cut off, and its agent's
 // last report (MASTER, say) may describe a keepalived that died with it.
@@ -237,7 +223,7 @@ func unheardNodes(nodes []corev1.Node) map[string]string {
 
 // nodeStatuses merges the plan with agent reports (by node name). A node in unheard shows
 // UNKNOWN with the reason and what its agent last said.
-func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]agentReport, unheard map[string]string) []hacpv1.VIPGroupNodeStatus {
+func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]contract.Report, unheard map[string]string) []hacpv1.VIPGroupNodeStatus {
 	out := make([]hacpv1.VIPGroupNodeStatus, 0, len(plan))
 	for _, p := range plan {
 		ns := hacpv1.VIPGroupNodeStatus{Name: p.Member.Name, Priority: int32(p.Priority), Static: p.Member.Static}
@@ -251,26 +237,26 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 			ns.Message = "static member: no agent reports for it"
 		case unheard[p.Member.Name] != "":
 			ns.State, ns.Unheard = hacpv1.VRRPStateUnknown, true
-			ns.ConfigHash = r.hash
+			ns.ConfigHash = r.ConfigHash
 			ns.Message = unheard[p.Member.Name]
-			if ok && r.state != "" {
-				ns.Message += fmt.Sprintf(" (it said %s)", r.state)
+			if ok && r.State != "" {
+				ns.Message += fmt.Sprintf(" (it said %s)", r.State)
 			}
 		case !ok:
 			ns.State = hacpv1.VRRPStateUnknown
 			ns.Message = "no agent Pod on this node yet"
 		default:
-			ns.State = hacpv1.VRRPState(r.state)
+			ns.State = r.State
 			if ns.State == "" {
 				ns.State = hacpv1.VRRPStateUnknown
 			}
-			ns.ConfigHash = r.hash
+			ns.ConfigHash = r.ConfigHash
 			switch {
-			case r.configError != "":
-				ns.Message = "config rejected: " + r.configError
+			case r.ConfigError != "":
+				ns.Message = "config rejected: " + r.ConfigError
 			case configs[p.Member.Name].Hash == "":
 				ns.Message = "waiting for the agent to report its interface"
-			case r.hash != configs[p.Member.Name].Hash:
+			case r.ConfigHash != configs[p.Member.Name].Hash:
 				ns.Message = "applying the current config"
 			}
 		}
@@ -286,7 +272,7 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 //
 // A node in unheard (gone or cut off) counts neither as a master nor as pending: the VIPs are
 // served by whoever else is MASTER, and Ready says which nodes are not heard from.
-func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]agentReport, unheard map[string]string) (metav1.Condition, string) {
+func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]contract.Report, unheard map[string]string) (metav1.Condition, string) {
 	c := metav1.Condition{Type: hacpv1.ConditionReady, ObservedGeneration: gen}
 	var masters, pending, gone []string
 	master := ""
@@ -297,7 +283,7 @@ func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[st
 		}
 		if n.State == hacpv1.VRRPStateMaster {
 			masters = append(masters, n.Name)
-			if master == "" || reports[n.Name].changedAt.After(reports[master].changedAt) {
+			if master == "" || reports[n.Name].ChangedAt.After(reports[master].ChangedAt) {
 				master = n.Name
 			}
 		}
@@ -378,92 +364,48 @@ func desiredAgentRBAC(vg *hacpv1.VIPGroup) (*corev1.ServiceAccount, *rbacv1.Role
 	return sa, role, rb
 }
 
-// desiredDaemonSet runs the agent (with keepalived as its child) on every member node.
-// desiredDaemonSet runs the agents. With standby (the VIPGroup serves an HAControlPlane's
-// endpoint), each agent also keeps its node's standby: the last good config under
-// /etc/hacp/standby and the standby static Pod in kubelet's manifest folder, both host folders.
+// desiredDaemonSet runs the agents, with keepalived as their child, on every member node. With
+// standby (the VIPGroup serves an HAControlPlane's endpoint), each agent also keeps its node's
+// standby: the last good config under contract.StandbyDir and the standby static Pod in kubelet's
+// manifest folder, both host folders.
 func desiredDaemonSet(vg *hacpv1.VIPGroup, image string, standby bool) *appsv1.DaemonSet {
-	lbls := agentLabels(vg)
-	args := []string{
-		"run",
-		"--namespace=$(POD_NAMESPACE)",
-		"--pod=$(POD_NAME)",
-		"--node=$(NODE_NAME)",
-		"--host-ip=$(HOST_IP)",
-		"--secret=" + keepalivedSecretName(vg),
-		"--handover-socket=" + agent.HandoverSocket(vg.Namespace, vg.Name),
+	run := contract.RunOptions{
+		Secret:         keepalivedSecretName(vg),
+		HandoverSocket: contract.HandoverSocket(vg.Namespace, vg.Name),
+		Interface:      vg.Spec.Interface,
 	}
-	if vg.Spec.Interface != "" {
-		args = append(args, "--interface="+vg.Spec.Interface)
-	}
-	mounts := []corev1.VolumeMount{{Name: "run", MountPath: "/run/hacp"}, {Name: "tmp", MountPath: "/tmp"}}
-	volumes := []corev1.Volume{
-		{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-	}
+	mounts, volumes := contract.RuntimeMounts(), contract.RuntimeVolumes()
 	if standby {
-		args = append(args, "--vipgroup="+vg.Name, "--standby-image="+image,
-			"--standby-dir="+hacpboot.StandbyDir, "--manifests-dir="+hacpboot.ManifestDir)
-		orCreate := corev1.HostPathDirectoryOrCreate
-		for _, d := range []struct{ name, path string }{{"standby", hacpboot.StandbyDir}, {"manifests", hacpboot.ManifestDir}} {
-			mounts = append(mounts, corev1.VolumeMount{Name: d.name, MountPath: d.path})
-			volumes = append(volumes, corev1.Volume{Name: d.name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: d.path, Type: &orCreate}}})
+		run.VIPGroup, run.StandbyImage = vg.Name, image
+		for _, d := range []struct{ name, path string }{{"standby", contract.StandbyDir}, {"manifests", contract.ManifestDir}} {
+			m, v := contract.HostDir(d.name, d.path, corev1.HostPathDirectoryOrCreate, false)
+			mounts, volumes = append(mounts, m), append(volumes, v)
 		}
 	}
-	env := func(name, path string) corev1.EnvVar {
-		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	c := contract.Container(image, contract.RunArgs(run), mounts)
+	c.Env = contract.DownwardEnv()
+	c.ReadinessProbe = contract.ReadinessProbe()
+	spec := contract.PodSpec(c, volumes)
+	spec.ServiceAccountName = agentName(vg)
+	spec.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+	spec.NodeSelector = vg.Spec.NodeSelector.AsMap()
+	spec.Tolerations = []corev1.Toleration{
+		{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+		// Every effect: a node is NotReady (NoSchedule) until its pod network is up, and
+		// keepalived, on the host network, must run there before that.
+		{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists},
+		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists},
 	}
 	return &appsv1.DaemonSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
 		ObjectMeta: metav1.ObjectMeta{Name: daemonSetName(vg), Namespace: vg.Namespace, Labels: ownedLabels(vg)},
 		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelVIPGroup: vg.Name, "app.kubernetes.io/name": "hacp-agent"}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelVIPGroup: vg.Name, "app.kubernetes.io/name": contract.AppName}},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
 				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromInt32(1))},
 			},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: lbls},
-				Spec: corev1.PodSpec{
-					ServiceAccountName: agentName(vg),
-					HostNetwork:        true,
-					DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
-					PriorityClassName:  "system-node-critical",
-					NodeSelector:       vg.Spec.NodeSelector.AsMap(),
-					Tolerations: []corev1.Toleration{
-						{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
-						// Every effect: a node is NotReady (NoSchedule) until its pod network is up, and
-						// keepalived, on the host network, must run there before that.
-						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists},
-						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists},
-					},
-					// SIGTERM makes keepalived send a priority-0 advert and drop the VIPs; give it time.
-					TerminationGracePeriodSeconds: ptr.To[int64](15),
-					// The pause container is PID 1 and reaps what keepalived leaves orphaned (check
-					// scripts, a VRRP child whose parent died); the agent would not.
-					ShareProcessNamespace: ptr.To(true),
-					Containers: []corev1.Container{{
-						Name:    "agent",
-						Image:   image,
-						Command: []string{"/usr/local/bin/hacp-agent"},
-						Args:    args,
-						Env: []corev1.EnvVar{
-							env("POD_NAME", "metadata.name"), env("POD_NAMESPACE", "metadata.namespace"),
-							env("NODE_NAME", "spec.nodeName"), env("HOST_IP", "status.hostIP"),
-						},
-						SecurityContext: agent.ContainerSecurityContext(),
-						// Ready only while keepalived runs this node's current config: a rolling
-						// update waits for it before replacing the next node's agent.
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/usr/local/bin/hacp-agent", "ready", "--dir=/run/hacp"}}},
-							PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 1,
-						},
-						VolumeMounts: mounts,
-						Resources:    agent.ContainerResources(),
-					}},
-					Volumes: volumes,
-				},
-			},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: agentLabels(vg)}, Spec: spec},
 		},
 	}
 }

@@ -35,7 +35,7 @@ import (
 
 	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/apiclient"
-	hacpboot "hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -93,25 +93,25 @@ func checkAPIServer(args []string) int {
 func run(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var (
-		namespace  = fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the VIPGroup and this Pod")
-		pod        = fs.String("pod", os.Getenv("POD_NAME"), "this Pod's name (reports go on it)")
-		node       = fs.String("node", os.Getenv("NODE_NAME"), "this node's name (its key in the config Secret)")
-		hostIP     = fs.String("host-ip", os.Getenv("HOST_IP"), "this node's address, to find the default interface")
+		namespace  = fs.String("namespace", os.Getenv(contract.EnvPodNamespace), "namespace of the VIPGroup and this Pod")
+		pod        = fs.String("pod", os.Getenv(contract.EnvPodName), "this Pod's name (reports go on it)")
+		node       = fs.String("node", os.Getenv(contract.EnvNodeName), "this node's name (its key in the config Secret)")
+		hostIP     = fs.String("host-ip", os.Getenv(contract.EnvHostIP), "this node's address, to find the default interface")
 		iface      = fs.String("interface", "", "VRRP interface (default: the one holding --host-ip)")
 		secret     = fs.String("secret", "", "the rendered config Secret")
-		dir        = fs.String("dir", "/run/hacp", "private directory for keepalived.conf, pid files and the notify FIFO")
-		fifo       = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path named by the rendered configs")
-		binary     = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
+		dir        = fs.String("dir", contract.RunDir, "private directory for keepalived.conf, pid files and the notify FIFO")
+		fifo       = fs.String("fifo", contract.FIFOPath, "notify FIFO path named by the rendered configs")
+		binary     = fs.String("keepalived", contract.KeepalivedBinary, "keepalived binary")
 		kubeconfig = fs.String("kubeconfig", "", "kubeconfig (default: in-cluster)")
 		localAPI   = fs.String("local-apiserver", "", "the node's own API server (host:port), dialed before the kubernetes Service so that the agent needs no kube-proxy (default: --host-ip:6443 in-cluster; 'none' disables)")
 		wrap       = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests: 'ip netns exec h1')")
-		handover   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket of a bootstrap agent on this host to take the VIPs over from")
+		handover   = fs.String("handover-socket", contract.DefaultHandoverSocket, "abstract unix socket of a bootstrap agent on this host to take the VIPs over from")
 		vipgroup   = fs.String("vipgroup", "", "the VIPGroup's name: its standby's sockets and files")
 		standbyImg = fs.String("standby-image", "", "hacp's image for this node's standby static Pod; empty: no standby is kept")
-		standbyDir = fs.String("standby-dir", hacpboot.StandbyDir, "host folder for the standby's last good config")
-		manifests  = fs.String("manifests-dir", hacpboot.ManifestDir, "kubelet's static Pod folder, for the standby's manifest")
-		activeSock = fs.String("active-socket", "", "abstract socket this agent listens on while it runs (default: agent.ActiveSocket of the VIPGroup)")
-		standbySk  = fs.String("standby-socket", "", "abstract socket of this node's standby (default: agent.StandbySocket of the VIPGroup)")
+		standbyDir = fs.String("standby-dir", contract.StandbyDir, "host folder for the standby's last good config")
+		manifests  = fs.String("manifests-dir", contract.ManifestDir, "kubelet's static Pod folder, for the standby's manifest")
+		activeSock = fs.String("active-socket", "", "abstract socket this agent listens on while it runs (default: contract.ActiveSocket of the VIPGroup)")
+		standbySk  = fs.String("standby-socket", "", "abstract socket of this node's standby (default: contract.StandbySocket of the VIPGroup)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -152,7 +152,7 @@ func run(args []string) error {
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(*namespace)})
 	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "hacp-agent", Host: *node})
+	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: contract.AppName, Host: *node})
 	podRef := &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: *namespace, Name: *pod}
 
 	rep := newPodReporter(cs, *namespace, *pod, logger)
@@ -178,10 +178,10 @@ func run(args []string) error {
 		// While this agent runs, the node's standby stays idle; the kernel removes the socket
 		// with this process, however it ends.
 		if *activeSock == "" {
-			*activeSock = agent.ActiveSocket(*namespace, *vipgroup)
+			*activeSock = contract.ActiveSocket(*namespace, *vipgroup)
 		}
 		if *standbySk == "" {
-			*standbySk = agent.StandbySocket(*namespace, *vipgroup)
+			*standbySk = contract.StandbySocket(*namespace, *vipgroup)
 		}
 		l, err := agent.ListenActive(*activeSock)
 		if err != nil {
@@ -242,12 +242,12 @@ func run(args []string) error {
 func bootstrap(args []string) error {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	var (
-		config   = fs.String("config", "/etc/hacp/bootstrap/keepalived.conf", "the keepalived.conf `hacpctl bootstrap` wrote")
+		config   = fs.String("config", contract.BootstrapConfigDir+"/"+contract.ConfigFile, "the keepalived.conf `hacpctl bootstrap` wrote")
 		manifest = fs.String("manifest", "", "this Pod's static manifest, removed once the DaemonSet has taken over so kubelet stops the Pod")
-		dir      = fs.String("dir", "/run/hacp", "private directory for keepalived's pid files and the notify FIFO")
-		fifo     = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path the config names (vrrp_notify_fifo)")
-		binary   = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
-		socket   = fs.String("handover-socket", agent.DefaultHandoverSocket, "abstract unix socket the DaemonSet's agent asks on")
+		dir      = fs.String("dir", contract.RunDir, "private directory for keepalived's pid files and the notify FIFO")
+		fifo     = fs.String("fifo", contract.FIFOPath, "notify FIFO path the config names (vrrp_notify_fifo)")
+		binary   = fs.String("keepalived", contract.KeepalivedBinary, "keepalived binary")
+		socket   = fs.String("handover-socket", contract.DefaultHandoverSocket, "abstract unix socket the DaemonSet's agent asks on")
 		wrap     = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -329,7 +329,7 @@ func takeOver(sup *agent.Supervisor, socket, dir string, logger klog.Logger, wha
 		Socket:    socket,
 		Instances: sup.InstanceStates,
 		MasterDown: func() time.Duration {
-			text, _ := os.ReadFile(filepath.Join(dir, "keepalived.conf"))
+			text, _ := os.ReadFile(filepath.Join(dir, contract.ConfigFile))
 			return agent.MasterDownOf(text)
 		},
 		OnRetired: func(mode agent.HandoverMode) {
@@ -354,7 +354,7 @@ func staticSupervisor(binary, dir, fifo, wrap string, logger klog.Logger, label 
 		FIFO:             fifo,
 		Log:              logger,
 		KeepalivedOutput: agent.DropLines(os.Stderr, keepalived.SelfAdvertWarning),
-		Report: func(r agent.Report) {
+		Report: func(r contract.Report) {
 			logger.Info(label, "state", r.State, "hash", r.ConfigHash, "configError", r.ConfigError)
 		},
 	}
@@ -423,7 +423,7 @@ type podReporter struct {
 	log       klog.Logger
 
 	mu       sync.Mutex
-	latest   agent.Report
+	latest   contract.Report
 	dirty    bool
 	reported bool // a report was set: heartbeats repeat it
 	changed  chan struct{}
@@ -433,7 +433,7 @@ func newPodReporter(cs kubernetes.Interface, namespace, pod string, log klog.Log
 	return &podReporter{cs: cs, namespace: namespace, pod: pod, log: log, changed: make(chan struct{}, 1)}
 }
 
-func (p *podReporter) set(r agent.Report) {
+func (p *podReporter) set(r contract.Report) {
 	p.mu.Lock()
 	p.latest, p.dirty, p.reported = r, true, true
 	p.mu.Unlock()
@@ -443,11 +443,11 @@ func (p *podReporter) set(r agent.Report) {
 	}
 }
 
-// loop writes every change at once, and the same report again every agent.HeartbeatInterval so
+// loop writes every change at once, and the same report again every contract.HeartbeatInterval so
 // that the manager can tell a live agent from one that died with its node.
 func (p *podReporter) loop(ctx context.Context) {
 	backoff := 200 * time.Millisecond
-	heartbeat := time.NewTicker(agent.HeartbeatInterval)
+	heartbeat := time.NewTicker(contract.HeartbeatInterval)
 	defer heartbeat.Stop()
 	for {
 		select {
@@ -476,23 +476,12 @@ func (p *podReporter) flush(ctx context.Context) error {
 	if !dirty {
 		return nil
 	}
-	changedAt := ""
-	if !r.ChangedAt.IsZero() {
-		changedAt = r.ChangedAt.UTC().Format(time.RFC3339Nano)
-	}
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{
-		agent.AnnotationState:          r.State,
-		agent.AnnotationConfigHash:     r.ConfigHash,
-		agent.AnnotationInterface:      r.Interface,
-		agent.AnnotationConfigError:    r.ConfigError,
-		agent.AnnotationStateChangedAt: changedAt,
-		agent.AnnotationReportedAt:     time.Now().UTC().Format(time.RFC3339Nano),
-	}}}
+	patch := map[string]any{"metadata": map[string]any{"annotations": r.Annotations(time.Now())}}
 	body, err := json.Marshal(patch)
 	if err != nil {
 		return err
 	}
-	if _, err := p.cs.CoreV1().Pods(p.namespace).Patch(ctx, p.pod, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hacp-agent"}); err != nil {
+	if _, err := p.cs.CoreV1().Pods(p.namespace).Patch(ctx, p.pod, types.MergePatchType, body, metav1.PatchOptions{FieldManager: contract.AppName}); err != nil {
 		return err
 	}
 	p.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // ready is the agent container's readiness probe: it passes only while this Pod's keepalived
@@ -14,7 +15,7 @@ import (
 func ready(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ready", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "/run/hacp", "the agent's private directory (run --dir)")
+	dir := fs.String("dir", contract.RunDir, "the agent's private directory (run --dir)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

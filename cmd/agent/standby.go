@@ -16,6 +16,7 @@ import (
 
 	"hacp.dev/hacp/internal/agent"
 	hacpboot "hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -33,8 +34,8 @@ func newStandbyFiles(standbyDir, manifestsDir, image, namespace, name string, lo
 		return nil, err
 	}
 	return &standbyFiles{
-		configDir:    filepath.Join(standbyDir, namespace+"_"+name),
-		manifestPath: filepath.Join(manifestsDir, hacpboot.StandbyManifestName(namespace, name)),
+		configDir:    contract.StandbyConfigDir(standbyDir, namespace, name),
+		manifestPath: filepath.Join(manifestsDir, contract.StandbyManifestName(namespace, name)),
 		manifest:     manifest,
 		log:          log,
 	}, nil
@@ -45,7 +46,7 @@ func newStandbyFiles(standbyDir, manifestsDir, image, namespace, name string, lo
 func (f *standbyFiles) applied(text []byte) {
 	variant, err := keepalived.StandbyVariant(text)
 	if err == nil {
-		err = writeAtomic(filepath.Join(f.configDir, "keepalived.conf"), variant, 0o600)
+		err = writeAtomic(filepath.Join(f.configDir, contract.ConfigFile), variant, 0o600)
 	}
 	if err == nil {
 		err = writeAtomic(f.manifestPath, f.manifest, 0o600)
@@ -93,11 +94,11 @@ func standby(args []string) error {
 	fs := flag.NewFlagSet("standby", flag.ContinueOnError)
 	var (
 		config   = fs.String("config", "", "the standby config the DaemonSet's agent keeps (keepalived.StandbyVariant)")
-		socket   = fs.String("handover-socket", "", "abstract unix socket the DaemonSet's agent asks on (agent.StandbySocket)")
-		active   = fs.String("active-socket", "", "abstract unix socket the DaemonSet's agent listens on while it runs (agent.ActiveSocket)")
-		dir      = fs.String("dir", "/run/hacp", "private directory for keepalived's pid files and the notify FIFO")
-		fifo     = fs.String("fifo", "/run/hacp/keepalived.fifo", "notify FIFO path the config names (vrrp_notify_fifo)")
-		binary   = fs.String("keepalived", "/usr/sbin/keepalived", "keepalived binary")
+		socket   = fs.String("handover-socket", "", "abstract unix socket the DaemonSet's agent asks on (contract.StandbySocket)")
+		active   = fs.String("active-socket", "", "abstract unix socket the DaemonSet's agent listens on while it runs (contract.ActiveSocket)")
+		dir      = fs.String("dir", contract.RunDir, "private directory for keepalived's pid files and the notify FIFO")
+		fifo     = fs.String("fifo", contract.FIFOPath, "notify FIFO path the config names (vrrp_notify_fifo)")
+		binary   = fs.String("keepalived", contract.KeepalivedBinary, "keepalived binary")
 		wrap     = fs.String("wrap", "", "space-separated command prefix for keepalived and ip (tests)")
 		grace    = fs.Duration("absent-for", 1500*time.Millisecond, "how long the DaemonSet's agent must be absent before the standby runs keepalived")
 		pollEach = fs.Duration("poll", 500*time.Millisecond, "how often the DaemonSet's agent is looked for")

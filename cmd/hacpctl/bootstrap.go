@@ -17,6 +17,7 @@ import (
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 )
@@ -33,7 +34,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&iface, "interface", "", "interface for VRRP and the VIP (default: the VIPGroup's spec.interface, else the one holding the node's address on this machine, else eth0)")
 	fs.StringVar(&image, "image", "", "hacp image for the static Pod (default: the VIPGroup's spec.image)")
 	fs.StringVar(&passwordFile, "password-file", "", "VRRPv2 password for the bootstrap keepalived (default: generated; it never talks to the DaemonSet's keepalived)")
-	fs.StringVar(&out, "out", ".", "directory to write keepalived.conf and "+bootstrap.ManifestName+" to")
+	fs.StringVar(&out, "out", ".", "directory to write keepalived.conf and "+contract.BootstrapManifestName+" to")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: hacpctl bootstrap -f FILE --node NAME=ADDRESS [--image IMAGE] [--out DIR] [flags]")
 		fs.PrintDefaults()
@@ -95,7 +96,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	podYAML, err := bootstrap.Manifest(bootstrap.Options{Image: image, HandoverSocket: agent.HandoverSocket(in.Namespace, vg.Name)})
+	podYAML, err := bootstrap.Manifest(bootstrap.Options{Image: image, HandoverSocket: contract.HandoverSocket(in.Namespace, vg.Name)})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -115,7 +116,7 @@ func runBootstrap(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	confPath := filepath.Join(out, "keepalived.conf")
-	podPath := filepath.Join(out, bootstrap.ManifestName)
+	podPath := filepath.Join(out, contract.BootstrapManifestName)
 	for path, data := range map[string][]byte{confPath: cfg.Text, podPath: podYAML} {
 		if err := writePrivate(path, data); err != nil {
 			return fail("%v", err)
@@ -143,8 +144,8 @@ kubectl -n %s get vipg %s
 kubectl -n kube-system get pod %s-%s   # NotFound once retired
 `, confPath, strings.Join(spec.VirtualIPs, ","), self.Name, ifaceUsed, spec.VirtualRouterID, podPath,
 		self.Name,
-		confPath, bootstrap.ConfigDir,
-		podPath, bootstrap.ManifestDir, bootstrap.ManifestName,
+		confPath, contract.BootstrapConfigDir,
+		podPath, contract.ManifestDir, contract.BootstrapManifestName,
 		initCmd, image, file, self.Name, in.Namespace, vg.Name, bootstrap.PodName, self.Name)
 	return 0
 }

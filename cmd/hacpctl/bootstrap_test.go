@@ -13,8 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"hacp.dev/hacp/internal/agent"
-	"hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -45,7 +44,7 @@ func TestBootstrapWritesTheSeedNodesFiles(t *testing.T) {
 	if strings.Contains(string(conf), "unicast_peer") {
 		t.Error("the bootstrap config has peers; it is for the first node alone")
 	}
-	podYAML, err := os.ReadFile(filepath.Join(out, bootstrap.ManifestName))
+	podYAML, err := os.ReadFile(filepath.Join(out, contract.BootstrapManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +56,10 @@ func TestBootstrapWritesTheSeedNodesFiles(t *testing.T) {
 		t.Errorf("image %q", pod.Spec.Containers[0].Image)
 	}
 	// The socket of this VIPGroup: the one its DaemonSet's agents ask on, no other group's.
-	if want := "--handover-socket=" + agent.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(pod.Spec.Containers[0].Args, want) {
+	if want := "--handover-socket=" + contract.HandoverSocket("kube-system", "kube-apiserver"); !slices.Contains(pod.Spec.Containers[0].Args, want) {
 		t.Errorf("args %v lack %s", pod.Spec.Containers[0].Args, want)
 	}
-	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+	for _, f := range []string{"keepalived.conf", contract.BootstrapManifestName} {
 		st, err := os.Stat(filepath.Join(out, f))
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v (%v), want 0600: the config holds the VRRP password", f, st.Mode().Perm(), err)
@@ -166,7 +165,7 @@ func TestBootstrapFindsTheNodesInterface(t *testing.T) {
 // new password: it must not stay world-readable.
 func TestBootstrapNarrowsTheModeOfExistingFiles(t *testing.T) {
 	out := t.TempDir()
-	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+	for _, f := range []string{"keepalived.conf", contract.BootstrapManifestName} {
 		if err := os.WriteFile(filepath.Join(out, f), []byte("old contents, longer than what replaces them? no: shorter"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +174,7 @@ func TestBootstrapNarrowsTheModeOfExistingFiles(t *testing.T) {
 	if code := run([]string{"bootstrap", "-f", example, "--node", "h1=192.168.1.12", "--image", "x", "--out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, f := range []string{"keepalived.conf", bootstrap.ManifestName} {
+	for _, f := range []string{"keepalived.conf", contract.BootstrapManifestName} {
 		st, err := os.Stat(filepath.Join(out, f))
 		if err != nil {
 			t.Fatal(err)

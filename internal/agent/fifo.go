@@ -2,8 +2,10 @@ package agent
 
 import (
 	"fmt"
-	"sort"
 	"strings"
+
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // FIFOEvent is one line keepalived writes to its vrrp_notify_fifo, for example
@@ -11,9 +13,13 @@ import (
 type FIFOEvent struct {
 	Kind     string // INSTANCE or GROUP
 	Name     string
-	State    string // MASTER, BACKUP, FAULT, STOP, DELETED
+	State    contract.VRRPState // MASTER, BACKUP, FAULT, STOP or fifoDeleted
 	Priority int
 }
+
+// fifoDeleted is the state keepalived notifies for a deleted instance (a reload that drops it):
+// a FIFO word only, which NodeState folds into STOP; agents never report it.
+const fifoDeleted contract.VRRPState = "DELETED"
 
 // ParseFIFOLine parses one notify FIFO line.
 func ParseFIFOLine(line string) (FIFOEvent, error) {
@@ -34,11 +40,11 @@ func ParseFIFOLine(line string) (FIFOEvent, error) {
 	if len(fields) == 0 {
 		return FIFOEvent{}, fmt.Errorf("no state: %q", line)
 	}
-	ev.State = fields[0]
-	switch ev.State {
-	case "MASTER", "BACKUP", "FAULT", "STOP", "DELETED":
-	default:
-		return FIFOEvent{}, fmt.Errorf("unknown state %q", ev.State)
+	if ev.State = contract.VRRPState(fields[0]); ev.State != fifoDeleted {
+		st, err := contract.ParseVRRPState(fields[0])
+		if err != nil || st == hacpv1.VRRPStateUnknown {
+			return FIFOEvent{}, fmt.Errorf("unknown state %q", ev.State)
+		}
 	}
 	if len(fields) > 1 {
 		if _, err := fmt.Sscanf(fields[1], "%d", &ev.Priority); err != nil {
@@ -50,28 +56,22 @@ func ParseFIFOLine(line string) (FIFOEvent, error) {
 
 // NodeState folds per-instance states into the node's: FAULT if any instance is in FAULT (the
 // node must not be counted on), else MASTER if any holds VIPs, else BACKUP; STOP when all stopped.
-func NodeState(instances map[string]string) string {
-	if len(instances) == 0 {
-		return "UNKNOWN"
-	}
-	names := make([]string, 0, len(instances))
-	for n := range instances {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	seen := map[string]bool{}
-	for _, n := range names {
-		seen[instances[n]] = true
+func NodeState(instances map[string]contract.VRRPState) contract.VRRPState {
+	seen := map[contract.VRRPState]bool{}
+	for _, st := range instances {
+		seen[st] = true
 	}
 	switch {
-	case seen["FAULT"]:
-		return "FAULT"
-	case seen["MASTER"]:
-		return "MASTER"
-	case seen["BACKUP"]:
-		return "BACKUP"
-	case seen["STOP"] || seen["DELETED"]:
-		return "STOP"
+	case len(instances) == 0:
+		return hacpv1.VRRPStateUnknown
+	case seen[hacpv1.VRRPStateFault]:
+		return hacpv1.VRRPStateFault
+	case seen[hacpv1.VRRPStateMaster]:
+		return hacpv1.VRRPStateMaster
+	case seen[hacpv1.VRRPStateBackup]:
+		return hacpv1.VRRPStateBackup
+	case seen[hacpv1.VRRPStateStop] || seen[fifoDeleted]:
+		return hacpv1.VRRPStateStop
 	}
-	return "UNKNOWN"
+	return hacpv1.VRRPStateUnknown
 }

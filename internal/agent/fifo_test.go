@@ -1,6 +1,10 @@
 package agent
 
-import "testing"
+import (
+	"testing"
+
+	"hacp.dev/hacp/internal/contract"
+)
 
 func TestParseFIFOLine(t *testing.T) {
 	for _, tc := range []struct {
@@ -33,15 +37,15 @@ func TestParseFIFOLine(t *testing.T) {
 
 func TestNodeState(t *testing.T) {
 	for _, tc := range []struct {
-		in   map[string]string
-		want string
+		in   map[string]contract.VRRPState
+		want contract.VRRPState
 	}{
 		{nil, "UNKNOWN"},
-		{map[string]string{"v4": "MASTER"}, "MASTER"},
-		{map[string]string{"v4": "MASTER", "v6": "BACKUP"}, "MASTER"},
-		{map[string]string{"v4": "MASTER", "v6": "FAULT"}, "FAULT"},
-		{map[string]string{"v4": "BACKUP", "v6": "BACKUP"}, "BACKUP"},
-		{map[string]string{"v4": "STOP"}, "STOP"},
+		{map[string]contract.VRRPState{"v4": "MASTER"}, "MASTER"},
+		{map[string]contract.VRRPState{"v4": "MASTER", "v6": "BACKUP"}, "MASTER"},
+		{map[string]contract.VRRPState{"v4": "MASTER", "v6": "FAULT"}, "FAULT"},
+		{map[string]contract.VRRPState{"v4": "BACKUP", "v6": "BACKUP"}, "BACKUP"},
+		{map[string]contract.VRRPState{"v4": "STOP"}, "STOP"},
 	} {
 		if got := NodeState(tc.in); got != tc.want {
 			t.Errorf("%v: got %s, want %s", tc.in, got, tc.want)

@@ -3,8 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +15,8 @@ import (
 
 	"github.com/go-logr/logr"
 
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -46,23 +46,6 @@ import (
 // bootstrap keepalived sees no deletion and stays MASTER until it is killed. The kernel keeps one
 // entry per IPv6 address, so for IPv6 the DaemonSet's keepalived adopts the bootstrap's entry
 // (keepalived takes "exists" as success) rather than adding its own.
-
-// DefaultHandoverSocket is the abstract unix socket name the bootstrap agent listens on when
-// none is given; hacp's own manifests always name one per VIPGroup (HandoverSocket).
-const DefaultHandoverSocket = "hacp-bootstrap"
-
-// HandoverSocket is the abstract socket name of the bootstrap agent for one VIPGroup. Every
-// group's agents run on the host's network namespace, so each group needs its own name: an agent
-// of another group (an ingress VIP on the same node) must never retire this group's bootstrap.
-// Long names are shortened with a hash to stay within a unix socket address.
-func HandoverSocket(namespace, name string) string {
-	s := DefaultHandoverSocket + "/" + namespace + "/" + name
-	if len(s) <= 100 {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	return s[:100-17] + "-" + hex.EncodeToString(sum[:8])
-}
 
 // HandoverMode is how the bootstrap keepalived goes.
 type HandoverMode string
@@ -265,12 +248,12 @@ func askBootstrap(ctx context.Context, socket, command string) (string, error) {
 // while this node's own keepalived may become MASTER. A FAULT instance (QuorumAware: the node's
 // API server is not ready) never will, and another node takes the VIPs within the master-down
 // interval, so past it the bootstrap keepalived goes as it does for a settled BACKUP.
-func DecideHandover(instances map[string]string, settledFor, masterDown time.Duration) (HandoverMode, bool) {
+func DecideHandover(instances map[string]contract.VRRPState, settledFor, masterDown time.Duration) (HandoverMode, bool) {
 	if len(instances) == 0 {
 		return "", false
 	}
 	switch {
-	case allEqual(instances, "MASTER"):
+	case allEqual(instances, hacpv1.VRRPStateMaster):
 		return HandoverKeep, true
 	case notHolding(instances) && settledFor > masterDown:
 		return HandoverRelease, true
@@ -279,9 +262,9 @@ func DecideHandover(instances map[string]string, settledFor, masterDown time.Dur
 }
 
 // notHolding reports whether every instance is BACKUP or FAULT: settled, and holding no VIP.
-func notHolding(instances map[string]string) bool {
+func notHolding(instances map[string]contract.VRRPState) bool {
 	for _, s := range instances {
-		if s != "BACKUP" && s != "FAULT" {
+		if s != hacpv1.VRRPStateBackup && s != hacpv1.VRRPStateFault {
 			return false
 		}
 	}
@@ -294,7 +277,7 @@ type Handover struct {
 	// Socket is the bootstrap agent's abstract socket name.
 	Socket string
 	// Instances returns the agent's keepalived instance states (Supervisor.InstanceStates).
-	Instances func() map[string]string
+	Instances func() map[string]contract.VRRPState
 	// MasterDown returns the master-down interval of the applied config.
 	MasterDown func() time.Duration
 	// OnRetired is called after the bootstrap keepalived retired (Supervisor.ExpectLeftoverVIPs
@@ -396,7 +379,7 @@ func (h *Handover) setInactive() {
 	h.mu.Unlock()
 }
 
-func allEqual(m map[string]string, v string) bool {
+func allEqual(m map[string]contract.VRRPState, v contract.VRRPState) bool {
 	for _, s := range m {
 		if s != v {
 			return false

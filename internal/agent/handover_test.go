@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/test/netlab"
 	"hacp.dev/hacp/test/testbin"
@@ -23,25 +24,25 @@ import (
 func TestDecideHandover(t *testing.T) {
 	const md = 400 * time.Millisecond
 	for name, tc := range map[string]struct {
-		instances  map[string]string
+		instances  map[string]contract.VRRPState
 		settledFor time.Duration
 		mode       HandoverMode
 		ok         bool
 	}{
 		"not started":               {nil, 0, "", false},
-		"master":                    {map[string]string{"v4": "MASTER"}, 0, HandoverKeep, true},
-		"dual-stack master":         {map[string]string{"v4": "MASTER", "v6": "MASTER"}, 0, HandoverKeep, true},
-		"master on one family only": {map[string]string{"v4": "MASTER", "v6": "BACKUP"}, 0, "", false},
-		"backup, still starting":    {map[string]string{"v4": "BACKUP"}, md / 2, "", false},
-		"backup at master-down":     {map[string]string{"v4": "BACKUP"}, md, "", false},
-		"backup past master-down":   {map[string]string{"v4": "BACKUP"}, md + time.Millisecond, HandoverRelease, true},
-		"fault, still starting":     {map[string]string{"v4": "FAULT"}, md / 2, "", false},
+		"master":                    {map[string]contract.VRRPState{"v4": "MASTER"}, 0, HandoverKeep, true},
+		"dual-stack master":         {map[string]contract.VRRPState{"v4": "MASTER", "v6": "MASTER"}, 0, HandoverKeep, true},
+		"master on one family only": {map[string]contract.VRRPState{"v4": "MASTER", "v6": "BACKUP"}, 0, "", false},
+		"backup, still starting":    {map[string]contract.VRRPState{"v4": "BACKUP"}, md / 2, "", false},
+		"backup at master-down":     {map[string]contract.VRRPState{"v4": "BACKUP"}, md, "", false},
+		"backup past master-down":   {map[string]contract.VRRPState{"v4": "BACKUP"}, md + time.Millisecond, HandoverRelease, true},
+		"fault, still starting":     {map[string]contract.VRRPState{"v4": "FAULT"}, md / 2, "", false},
 		// h1's API server is not ready at handover: h2 becomes MASTER within master-down, and
 		// h1's bootstrap must not hold the VIP next to it.
-		"fault past master-down":                   {map[string]string{"v4": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
-		"backup and fault past master-down":        {map[string]string{"v4": "BACKUP", "v6": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
-		"fault on one family, master on the other": {map[string]string{"v4": "MASTER", "v6": "FAULT"}, time.Hour, "", false},
-		"stopped": {map[string]string{"v4": "STOP"}, time.Hour, "", false},
+		"fault past master-down":                   {map[string]contract.VRRPState{"v4": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
+		"backup and fault past master-down":        {map[string]contract.VRRPState{"v4": "BACKUP", "v6": "FAULT"}, md + time.Millisecond, HandoverRelease, true},
+		"fault on one family, master on the other": {map[string]contract.VRRPState{"v4": "MASTER", "v6": "FAULT"}, time.Hour, "", false},
+		"stopped": {map[string]contract.VRRPState{"v4": "STOP"}, time.Hour, "", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			mode, ok := DecideHandover(tc.instances, tc.settledFor, md)
@@ -148,15 +149,15 @@ func TestHandoverProbeWithoutBootstrap(t *testing.T) {
 // for its own VIP, must not retire the API group's bootstrap keepalived.
 func TestHandoverSocketIsPerGroup(t *testing.T) {
 	ns := fmt.Sprintf("t%d", os.Getpid())
-	api, ingress := HandoverSocket(ns, "kube-apiserver"), HandoverSocket(ns, "ingress")
-	if api == ingress || api != HandoverSocket(ns, "kube-apiserver") {
+	api, ingress := contract.HandoverSocket(ns, "kube-apiserver"), contract.HandoverSocket(ns, "ingress")
+	if api == ingress || api != contract.HandoverSocket(ns, "kube-apiserver") {
 		t.Fatalf("sockets %q and %q", api, ingress)
 	}
-	if other := HandoverSocket("other", "kube-apiserver"); other == api {
+	if other := contract.HandoverSocket("other", "kube-apiserver"); other == api {
 		t.Fatalf("groups of two namespaces share %q", other)
 	}
 	long := strings.Repeat("n", 63)
-	a, b := HandoverSocket(long, strings.Repeat("a", 63)), HandoverSocket(long, strings.Repeat("a", 62)+"b")
+	a, b := contract.HandoverSocket(long, strings.Repeat("a", 63)), contract.HandoverSocket(long, strings.Repeat("a", 62)+"b")
 	if len(a) > 100 || len(b) > 100 || a == b {
 		t.Fatalf("long names: %q (%d) and %q (%d): want distinct names that fit a unix socket address", a, len(a), b, len(b))
 	}
@@ -172,7 +173,7 @@ func TestHandoverSocketIsPerGroup(t *testing.T) {
 	go func() { _ = srv.Serve(ctx, l) }()
 
 	other := &Handover{Socket: ingress, Log: testr.NewWithInterface(t, testr.Options{}), Poll: 10 * time.Millisecond,
-		Instances: func() map[string]string { return map[string]string{"ingress": "MASTER"} }, MasterDown: func() time.Duration { return time.Second }}
+		Instances: func() map[string]contract.VRRPState { return map[string]contract.VRRPState{"ingress": "MASTER"} }, MasterDown: func() time.Duration { return time.Second }}
 	if other.Probe(ctx) {
 		t.Fatal("the ingress group's agent found the API group's bootstrap")
 	}
@@ -203,7 +204,7 @@ func TestHandoverReleasesWhenThisNodeStaysFault(t *testing.T) {
 	go func() { _ = srv.Serve(ctx, l) }()
 	const masterDown = 300 * time.Millisecond
 	h := &Handover{Socket: sock, Log: testr.NewWithInterface(t, testr.Options{}), Poll: 10 * time.Millisecond,
-		Instances: func() map[string]string { return map[string]string{"v4": "FAULT"} }, MasterDown: func() time.Duration { return masterDown }}
+		Instances: func() map[string]contract.VRRPState { return map[string]contract.VRRPState{"v4": "FAULT"} }, MasterDown: func() time.Duration { return masterDown }}
 	if !h.Probe(ctx) {
 		t.Fatal("no bootstrap found")
 	}

@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"time"
@@ -22,24 +20,6 @@ import (
 // from the last good config, as the VRRP member this node was. When the DaemonSet's agent starts
 // again it takes the VIPs over from the standby with the bootstrap handover (StandbySocket), and
 // the standby goes back to idle.
-
-// ActiveSocket is the abstract socket name the DaemonSet's agent of one VIPGroup listens on while
-// it runs: the standby's sign that the agent is there.
-func ActiveSocket(namespace, name string) string { return abstractName("hacp-active", namespace, name) }
-
-// StandbySocket is the abstract socket name the standby of one VIPGroup answers handovers on.
-func StandbySocket(namespace, name string) string {
-	return abstractName("hacp-standby", namespace, name)
-}
-
-func abstractName(prefix, namespace, name string) string {
-	s := prefix + "/" + namespace + "/" + name
-	if len(s) <= 100 {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	return s[:100-17] + "-" + hex.EncodeToString(sum[:8])
-}
 
 // ListenActive binds the agent's ActiveSocket. The kernel removes an abstract socket with its
 // last descriptor, so the standby sees a killed agent at once.

@@ -20,21 +20,14 @@ import (
 
 	"github.com/go-logr/logr"
 
+	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
-// Report is what the agent tells the world about its node.
-type Report struct {
-	State       string
-	ConfigHash  string
-	ConfigError string
-	Interface   string
-	ChangedAt   time.Time
-}
-
 // Reporter publishes reports. It must not block for long: the supervisor calls it inline, and
 // keepalived keeps running whatever the reporter does (failover never waits for the API).
-type Reporter func(Report)
+type Reporter func(contract.Report)
 
 // Supervisor runs one keepalived for one node.
 type Supervisor struct {
@@ -65,19 +58,19 @@ type Supervisor struct {
 	Adopt func() bool
 
 	mu        sync.Mutex
-	report    Report
+	report    contract.Report
 	wanted    string // hash of the latest config given
 	startedAt time.Time
 	proc      *exec.Cmd
 	exited    chan error
-	instances map[string]string
+	instances map[string]contract.VRRPState
 	hardStop  bool
 	// leftovers names the instances whose VIPs the bootstrap keepalived left on the interface
 	// (as /31, /127) when it handed over; they go as soon as the instance no longer holds them.
 	leftovers map[string]bool
 }
 
-func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, "keepalived.conf") }
+func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, contract.ConfigFile) }
 
 // Run supervises keepalived until ctx ends, applying each config received on configs (the
 // latest wins); a nil config means this node left the group, and keepalived stops until the
@@ -86,7 +79,7 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 	if s.StopTimeout == 0 {
 		s.StopTimeout = 10 * time.Second
 	}
-	s.instances = map[string]string{}
+	s.instances = map[string]contract.VRRPState{}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return err
 	}
@@ -94,7 +87,7 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 	if err != nil {
 		return err
 	}
-	s.publish(func(r *Report) { r.Interface, r.State = s.Interface, "UNKNOWN" })
+	s.publish(func(r *contract.Report) { r.Interface, r.State = s.Interface, hacpv1.VRRPStateUnknown })
 
 	// A predecessor that crashed (SIGKILL, OOM) left its VIPs behind; nothing of ours runs yet.
 	if old, err := os.ReadFile(s.confPath()); err == nil {
@@ -126,7 +119,7 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 				}
 				applied = nil
 				s.setWanted(nil)
-				s.publish(func(r *Report) { r.ConfigHash, r.ConfigError = "", "" })
+				s.publish(func(r *contract.Report) { r.ConfigHash, r.ConfigError = "", "" })
 				s.updateReady()
 				continue
 			}
@@ -148,10 +141,10 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 			state := NodeState(s.instances)
 			s.mu.Unlock()
 			s.Log.Info("VRRP state changed", "instance", ev.Name, "state", ev.State, "priority", ev.Priority, "node", state)
-			if ev.State != "MASTER" {
+			if ev.State != hacpv1.VRRPStateMaster {
 				s.removeLeftovers(ctx, ev.Name)
 			}
-			s.publish(func(r *Report) {
+			s.publish(func(r *contract.Report) {
 				if r.State != state {
 					r.State, r.ChangedAt = state, time.Now()
 				}
@@ -160,11 +153,11 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 			s.mu.Lock()
 			ranFor := time.Since(s.startedAt)
 			s.proc, s.exited = nil, nil
-			s.instances = map[string]string{}
+			s.instances = map[string]contract.VRRPState{}
 			s.mu.Unlock()
 			delay = restartDelay(delay, ranFor)
 			s.Log.Error(err, "keepalived exited unexpectedly; restarting", "after", delay, "ranFor", ranFor.Round(time.Millisecond))
-			s.publish(func(r *Report) { r.State, r.ChangedAt = "STOP", time.Now() })
+			s.publish(func(r *contract.Report) { r.State, r.ChangedAt = hacpv1.VRRPStateStop, time.Now() })
 			s.updateReady()
 			restart.Reset(delay)
 		case <-restart.C:
@@ -187,11 +180,11 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 func (s *Supervisor) apply(ctx context.Context, text []byte) error {
 	hash := keepalived.HashConfig(text)
 	if current, err := os.ReadFile(s.confPath()); err == nil && bytes.Equal(current, text) && s.running() {
-		s.publish(func(r *Report) { r.ConfigHash, r.ConfigError = hash, "" })
+		s.publish(func(r *contract.Report) { r.ConfigHash, r.ConfigError = hash, "" })
 		return nil
 	}
 	reject := func(err error) error {
-		s.publish(func(r *Report) { r.ConfigError = truncate(err.Error(), 1000) })
+		s.publish(func(r *contract.Report) { r.ConfigError = truncate(err.Error(), 1000) })
 		return err
 	}
 	if err := keepalived.Lint(text); err != nil {
@@ -229,7 +222,7 @@ func (s *Supervisor) apply(ctx context.Context, text []byte) error {
 		}
 		s.Log.Info("Started keepalived", "hash", hash)
 	}
-	s.publish(func(r *Report) { r.ConfigHash, r.ConfigError = hash, "" })
+	s.publish(func(r *contract.Report) { r.ConfigHash, r.ConfigError = hash, "" })
 	if s.Applied != nil {
 		s.Applied(text)
 	}
@@ -327,7 +320,7 @@ func (s *Supervisor) running() bool {
 }
 
 // InstanceStates returns the latest state of each of keepalived's VRRP instances.
-func (s *Supervisor) InstanceStates() map[string]string {
+func (s *Supervisor) InstanceStates() map[string]contract.VRRPState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.instances)
@@ -349,7 +342,7 @@ func (s *Supervisor) ExpectLeftoverVIPs() {
 	s.mu.Unlock()
 	// An instance that left MASTER since the handover was decided sent its event already.
 	for name, state := range s.InstanceStates() {
-		if state != "MASTER" {
+		if state != hacpv1.VRRPStateMaster {
 			s.removeLeftovers(context.Background(), name)
 		}
 	}
@@ -437,7 +430,7 @@ func (s *Supervisor) stop() error {
 	if !hard {
 		s.removeLeftovers(context.Background(), "")
 	}
-	s.publish(func(r *Report) { r.State, r.ChangedAt = "STOP", time.Now() })
+	s.publish(func(r *contract.Report) { r.State, r.ChangedAt = hacpv1.VRRPStateStop, time.Now() })
 	return nil
 }
 
@@ -508,7 +501,7 @@ func (s *Supervisor) openFIFO(ctx context.Context) (<-chan FIFOEvent, error) {
 	return out, nil
 }
 
-func (s *Supervisor) publish(change func(*Report)) {
+func (s *Supervisor) publish(change func(*contract.Report)) {
 	s.mu.Lock()
 	before := s.report
 	change(&s.report)

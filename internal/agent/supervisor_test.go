@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/test/netlab"
 	"hacp.dev/hacp/test/testbin"
@@ -35,28 +36,28 @@ func TestMain(m *testing.M) {
 // recorder keeps every report the supervisor publishes.
 type recorder struct {
 	mu      sync.Mutex
-	reports []Report
+	reports []contract.Report
 }
 
-func (r *recorder) add(rep Report) {
+func (r *recorder) add(rep contract.Report) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reports = append(r.reports, rep)
 }
 
-func (r *recorder) last() Report {
+func (r *recorder) last() contract.Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.reports) == 0 {
-		return Report{}
+		return contract.Report{}
 	}
 	return r.reports[len(r.reports)-1]
 }
 
-func (r *recorder) states() []string {
+func (r *recorder) states() []contract.VRRPState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
+	var out []contract.VRRPState
 	for _, rep := range r.reports {
 		if len(out) == 0 || out[len(out)-1] != rep.State {
 			out = append(out, rep.State)

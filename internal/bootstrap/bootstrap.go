@@ -17,21 +17,11 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
-	"hacp.dev/hacp/internal/agent"
+	"hacp.dev/hacp/internal/contract"
 )
 
-// Paths on the node.
-const (
-	// ConfigDir holds the bootstrap keepalived.conf (root only: it holds the VRRP password).
-	ConfigDir = "/etc/hacp/bootstrap"
-	// ManifestDir is kubelet's static Pod directory as kubeadm sets it up.
-	ManifestDir = "/etc/kubernetes/manifests"
-	// ManifestName is the static Pod's file. kubeadm's preflight checks only its own four
-	// manifests, so this file may be there before `kubeadm init`.
-	ManifestName = "hacp-bootstrap.yaml"
-	// PodName is the static Pod's name (its mirror Pod is PodName-<node>).
-	PodName = "hacp-bootstrap"
-)
+// PodName is the static Pod's name (its mirror Pod is PodName-<node>).
+const PodName = "hacp-bootstrap"
 
 // Options shape the static Pod.
 type Options struct {
@@ -40,7 +30,7 @@ type Options struct {
 	// Namespace of the mirror Pod (default kube-system).
 	Namespace string
 	// HandoverSocket is the abstract socket the bootstrap agent answers on: the one the
-	// VIPGroup's DaemonSet asks on (agent.HandoverSocket of the group).
+	// VIPGroup's DaemonSet asks on (contract.HandoverSocket of the group).
 	HandoverSocket string
 }
 
@@ -54,18 +44,25 @@ func StaticPod(o Options) *corev1.Pod {
 	}
 	socket := o.HandoverSocket
 	if socket == "" {
-		socket = agent.DefaultHandoverSocket
+		socket = contract.DefaultHandoverSocket
 	}
-	hostPath := func(path string, t corev1.HostPathType) corev1.VolumeSource {
-		return corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: &t}}
-	}
+	configMount, configVolume := contract.HostDir("config", contract.BootstrapConfigDir, corev1.HostPathDirectory, true)
+	manifestsMount, manifestsVolume := contract.HostDir("manifests", contract.ManifestDir, corev1.HostPathDirectory, false)
+	spec := contract.PodSpec(
+		contract.Container(o.Image, contract.BootstrapArgs(socket), append([]corev1.VolumeMount{configMount, manifestsMount}, contract.RuntimeMounts()...)),
+		append([]corev1.Volume{configVolume, manifestsVolume}, contract.RuntimeVolumes()...))
+	// As kubeadm's own static Pods: kubelet reads the number, the mirror Pod the class.
+	spec.Priority = ptr.To[int32](2000001000)
+	// No API server is needed (none exists yet), so no token either.
+	spec.AutomountServiceAccountToken = ptr.To(false)
+	spec.EnableServiceLinks = ptr.To(false)
 	return &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      PodName,
 			Namespace: ns,
 			Labels: map[string]string{
-				"app.kubernetes.io/name":      "hacp-agent",
+				"app.kubernetes.io/name":      contract.AppName,
 				"app.kubernetes.io/component": "bootstrap",
 				"app.kubernetes.io/part-of":   "hacp",
 			},
@@ -73,44 +70,7 @@ func StaticPod(o Options) *corev1.Pod {
 				"hacp.dev/purpose": "Holds the control-plane VIP until the VIPGroup's DaemonSet runs on this node, then removes its own manifest.",
 			},
 		},
-		Spec: corev1.PodSpec{
-			HostNetwork: true,
-			// As kubeadm's own static Pods: kubelet reads the number, the mirror Pod the class.
-			PriorityClassName: "system-node-critical",
-			Priority:          ptr.To[int32](2000001000),
-			// No API server is needed (none exists yet), so no token either.
-			AutomountServiceAccountToken:  ptr.To(false),
-			EnableServiceLinks:            ptr.To(false),
-			TerminationGracePeriodSeconds: ptr.To[int64](15),
-			// As the DaemonSet's: the pause container is PID 1 and reaps keepalived's orphans.
-			ShareProcessNamespace: ptr.To(true),
-			Containers: []corev1.Container{{
-				Name:    "agent",
-				Image:   o.Image,
-				Command: []string{"/usr/local/bin/hacp-agent"},
-				Args: []string{
-					"bootstrap",
-					"--config=" + ConfigDir + "/keepalived.conf",
-					"--manifest=" + ManifestDir + "/" + ManifestName,
-					"--handover-socket=" + socket,
-				},
-				// As the DaemonSet's: root for raw VRRP sockets and addresses, these capabilities only.
-				SecurityContext: agent.ContainerSecurityContext(),
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "config", MountPath: ConfigDir, ReadOnly: true},
-					{Name: "manifests", MountPath: ManifestDir},
-					{Name: "run", MountPath: "/run/hacp"},
-					{Name: "tmp", MountPath: "/tmp"},
-				},
-				Resources: agent.ContainerResources(),
-			}},
-			Volumes: []corev1.Volume{
-				{Name: "config", VolumeSource: hostPath(ConfigDir, corev1.HostPathDirectory)},
-				{Name: "manifests", VolumeSource: hostPath(ManifestDir, corev1.HostPathDirectory)},
-				{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-			},
-		},
+		Spec: spec,
 	}
 }
 
@@ -145,20 +105,6 @@ func KubeadmInit(endpoint string, advertise netip.Addr) (string, error) {
 	return strings.Join(args, " "), nil
 }
 
-// StandbyDir holds, per VIPGroup, the last good config the DaemonSet's agent wrote for the
-// standby (root-only).
-const StandbyDir = "/etc/hacp/standby"
-
-// StandbyConfigDir is one VIPGroup's folder under StandbyDir.
-func StandbyConfigDir(namespace, name string) string {
-	return StandbyDir + "/" + namespace + "_" + name
-}
-
-// StandbyManifestName is the file name of one VIPGroup's standby static Pod in ManifestDir.
-func StandbyManifestName(namespace, name string) string {
-	return "hacp-standby-" + namespace + "-" + name + ".yaml"
-}
-
 // StandbyOptions describe the standby static Pod of one VIPGroup.
 type StandbyOptions struct {
 	// Image is hacp's image (the DaemonSet's).
@@ -172,30 +118,18 @@ type StandbyOptions struct {
 // last good config when it does not. The DaemonSet's agent writes it into kubelet's manifest
 // folder and keeps it up to date; it never removes itself.
 func StandbyPod(o StandbyOptions) *corev1.Pod {
-	dir := StandbyConfigDir(o.Namespace, o.Name)
+	dir := contract.StandbyConfigDir(contract.StandbyDir, o.Namespace, o.Name)
 	p := StaticPod(Options{Image: o.Image, Namespace: o.Namespace})
 	p.Name = "hacp-standby-" + o.Name
 	p.Labels["app.kubernetes.io/component"] = "standby"
 	p.Labels["hacp.dev/vipgroup"] = o.Name
 	p.Annotations["hacp.dev/purpose"] = "Runs keepalived from this node's last good config of VIPGroup " + o.Namespace + "/" + o.Name +
 		" whenever the VIPGroup's DaemonSet agent is not running here (cold boot, hacp removed); idle otherwise."
+	configMount, configVolume := contract.HostDir("config", dir, corev1.HostPathDirectoryOrCreate, true)
 	c := &p.Spec.Containers[0]
-	c.Args = []string{
-		"standby",
-		"--config=" + dir + "/keepalived.conf",
-		"--handover-socket=" + agent.StandbySocket(o.Namespace, o.Name),
-		"--active-socket=" + agent.ActiveSocket(o.Namespace, o.Name),
-	}
-	c.VolumeMounts = []corev1.VolumeMount{
-		{Name: "config", MountPath: dir, ReadOnly: true},
-		{Name: "run", MountPath: "/run/hacp"},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
-	t := corev1.HostPathDirectoryOrCreate
-	p.Spec.Volumes = []corev1.Volume{
-		{Name: "config", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &t}}},
-		p.Spec.Volumes[2], p.Spec.Volumes[3], // run, tmp
-	}
+	c.Args = contract.StandbyArgs(o.Namespace, o.Name)
+	c.VolumeMounts = append([]corev1.VolumeMount{configMount}, contract.RuntimeMounts()...)
+	p.Spec.Volumes = append([]corev1.Volume{configVolume}, contract.RuntimeVolumes()...)
 	return p
 }
 

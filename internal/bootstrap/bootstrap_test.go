@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"hacp.dev/hacp/internal/contract"
 )
 
 func TestKubeadmInit(t *testing.T) {
@@ -88,7 +90,7 @@ func TestStaticPodIsLeastPrivilege(t *testing.T) {
 			hostPaths[v.Name] = v.HostPath.Path
 		}
 	}
-	if len(hostPaths) != 2 || hostPaths["config"] != ConfigDir || hostPaths["manifests"] != ManifestDir {
+	if len(hostPaths) != 2 || hostPaths["config"] != contract.BootstrapConfigDir || hostPaths["manifests"] != contract.ManifestDir {
 		t.Fatalf("host paths %v", hostPaths)
 	}
 	for _, m := range c.VolumeMounts {
@@ -102,7 +104,7 @@ func TestStaticPodIsLeastPrivilege(t *testing.T) {
 			manifestArg = v
 		}
 	}
-	if manifestArg != ManifestDir+"/"+ManifestName {
+	if manifestArg != contract.ManifestDir+"/"+contract.BootstrapManifestName {
 		t.Fatalf("--manifest=%q", manifestArg)
 	}
 }

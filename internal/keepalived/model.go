@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // Member is one node that runs (or, for static members, is a peer of) keepalived.
@@ -37,13 +38,13 @@ type Options struct {
 // DefaultOptions are the paths inside hacp's image.
 func DefaultOptions() Options {
 	return Options{
-		CheckCommand: "/usr/local/bin/hacp-agent",
+		CheckCommand: contract.AgentBinary,
 		// root, not nobody: keepalived 2.2.7's --config-test SIGTERMs itself (exit 143, whatever
 		// the config holds) when script_user is not root, so a reload could not be tested before
 		// it is applied. enable_script_security still refuses a check binary that any non-root
 		// user could modify, and the check is hacp's own binary in hacp's image.
 		ScriptUser:       "root",
-		NotifyFIFO:       "/run/hacp/keepalived.fifo",
+		NotifyFIFO:       contract.FIFOPath,
 		DefaultInterface: "eth0",
 	}
 }

@@ -31,8 +31,8 @@ import (
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
-	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/certexpiry"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 	"hacp.dev/hacp/internal/statusprint"
@@ -188,9 +188,9 @@ func run() error {
 		fmt.Printf("--- %s ---\n%s", n, maskPassword(configs[n]))
 	}
 	step("The agents apply them; keepalived elects h1 (highest priority, API server ready)")
-	states := map[string]string{"h1": "MASTER", "h2": "BACKUP", "h3": "BACKUP"}
+	states := map[string]hacpv1.VRRPState{"h1": hacpv1.VRRPStateMaster, "h2": hacpv1.VRRPStateBackup, "h3": hacpv1.VRRPStateBackup}
 	if err := simulateAgents(ctx, c, "eth0", func(node string) (string, string) {
-		return states[node], keepalived.HashConfig(configs[node])
+		return string(states[node]), keepalived.HashConfig(configs[node])
 	}); err != nil {
 		return err
 	}
@@ -499,9 +499,9 @@ func simulateAgents(ctx context.Context, c client.Client, iface string, report f
 		if p.Annotations == nil {
 			p.Annotations = map[string]string{}
 		}
-		p.Annotations[agent.AnnotationInterface] = iface
+		p.Annotations[contract.AnnotationInterface] = iface
 		if report != nil {
-			p.Annotations[agent.AnnotationState], p.Annotations[agent.AnnotationConfigHash] = report(h.name)
+			p.Annotations[contract.AnnotationState], p.Annotations[contract.AnnotationConfigHash] = report(h.name)
 		}
 		if err := c.Patch(ctx, &p, patch); err != nil {
 			return err

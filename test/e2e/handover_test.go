@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/manifest"
 	"hacp.dev/hacp/test/testbin"
@@ -90,11 +90,11 @@ func TestBootstrapHandover(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hostConfigDir, "keepalived.conf"), conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	podYAML, err := os.ReadFile(filepath.Join(out, bootstrap.ManifestName))
+	podYAML, err := os.ReadFile(filepath.Join(out, contract.BootstrapManifestName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifestPath := filepath.Join(hostManifestDir, bootstrap.ManifestName)
+	manifestPath := filepath.Join(hostManifestDir, contract.BootstrapManifestName)
 	if err := os.WriteFile(manifestPath, podYAML, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestBootstrapHandover(t *testing.T) {
 	if err := os.MkdirAll(bootDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	args := kubeletArgs(t, &pod, map[string]string{bootstrap.ConfigDir: hostConfigDir, bootstrap.ManifestDir: hostManifestDir})
+	args := kubeletArgs(t, &pod, map[string]string{contract.BootstrapConfigDir: hostConfigDir, contract.ManifestDir: hostManifestDir})
 	// What differs in this lab: the binaries' paths, the namespace wrap, and the per-host socket.
 	args = append(args, "--dir="+bootDir, "--fifo="+filepath.Join(bootDir, "keepalived.fifo"), "--keepalived=keepalived",
 		"--wrap="+e.wrap(h1, bootDir), "--handover-socket="+handoverSocket("h1"))

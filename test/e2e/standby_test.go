@@ -9,7 +9,7 @@ import (
 	"time"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/bootstrap"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // standbyArgs make an agent keep host h's standby under h's directory, with abstract socket names
@@ -24,7 +24,7 @@ func standbyArgs(h *Host, host string) []string {
 // the manifest's command, with the host folder it mounts, in its own /run/hacp.
 func (e *Env) startStandby(t *testing.T, host string) *exec.Cmd {
 	h := e.Hosts[host]
-	manifest, err := os.ReadFile(filepath.Join(h.dir, "manifests", bootstrap.StandbyManifestName(ns, "vip")))
+	manifest, err := os.ReadFile(filepath.Join(h.dir, "manifests", contract.StandbyManifestName(ns, "vip")))
 	if err != nil {
 		t.Fatalf("the agent on %s wrote no standby manifest: %v", host, err)
 	}
