@@ -5,19 +5,14 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/test/builders"
 )
 
 func TestConflictWith(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	group := func(name string, age int, vrid int32, vips ...string) hacpv1.VIPGroup {
-		return hacpv1.VIPGroup{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system", UID: types.UID(name), CreationTimestamp: metav1.NewTime(t0.Add(-time.Duration(age) * time.Hour))},
-			Spec:       hacpv1.VIPGroupSpec{VirtualRouterID: vrid, VirtualIPs: vips},
-		}
+		return *builders.VIPGroup(name).VRID(vrid).VIPs(vips...).Created(t0.Add(-time.Duration(age) * time.Hour)).Obj()
 	}
 	// api and ingress run on the control-plane nodes, edge on the workers.
 	members := map[string][]string{"api": {"h1", "h2"}, "ingress": {"h1", "h2"}, "edge": {"w1"}, "old": {"h1"}, "old-edge": {"w1"}}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,7 +50,9 @@ type HAControlPlaneReconciler struct {
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=hacp.dev,resources=hacontrolplanes/status,verbs=get;patch;update
 
-// Reconcile brings one HAControlPlane's status (and join material) up to date.
+// Reconcile brings one HAControlPlane's status (and join material) up to date: it observes,
+// computes the status (desiredHAControlPlane, pure), keeps the join material valid and writes the
+// status once.
 func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var hcp hacpv1.HAControlPlane
 	if err := r.Get(ctx, req.NamespacedName, &hcp); err != nil {
@@ -60,94 +61,90 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !hcp.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	gen := hcp.Generation
-	status := hcp.Status.DeepCopy()
-	status.ObservedGeneration = gen
-
-	o, vgErr, err := r.observe(ctx, &hcp)
+	o, err := r.observe(ctx, &hcp)
 	if err != nil {
-		// Nothing known can be said: say why, rather than keep the last answers.
-		msg := truncate("reading the cluster's state: "+err.Error(), 2048)
-		for _, typ := range []string{hacpv1.ConditionQuorumHealthy, hacpv1.ConditionVIPReady, hacpv1.ConditionAvailable} {
-			setCondition(&status.Conditions, gen, typ, metav1.ConditionUnknown, hacpv1.ReasonObserveFailed, msg)
-		}
-		if serr := applyStatus(ctx, r.Client, &hcp, status); serr != nil {
-			log.FromContext(ctx).Error(serr, "Writing the status after a failure", "hacontrolplane", klog.KObj(&hcp))
-		}
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.observeFailed(ctx, &hcp, err)
 	}
-	dead, removed := r.deadMembers(ctx, &hcp, o.etcd, o.etcdEndpoints)
-	if removed {
-		// Tolerance and what-if follow the new membership at once.
-		o.etcd, o.etcdErr = r.probeEtcd(ctx, &hcp, o.etcdEndpoints)
-	}
-	status.DeadMembers = dead
-	qc, res, _ := quorumStatus(gen, o, status)
-	if o.vipGroup != nil {
-		status.VIPMaster = o.vipGroup.Status.Master
-	} else {
-		status.VIPMaster = ""
-	}
-	vc := vipCondition(gen, &hcp, o.vipGroup, vgErr)
-	ac := availableCondition(gen, res, status, vc, hcp.Spec.VIPGroupRef != nil)
-	prevQuorum := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionQuorumHealthy)
-	for _, c := range []metav1.Condition{qc, vc, ac} {
-		meta.SetStatusCondition(&status.Conditions, c)
-	}
-
-	prevCerts := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionCertificatesValid)
-	certs, earliest, cc := certificatesStatus(gen, r.Clock.Now(), hcp.Spec.Certificates, r.observeCertificates(ctx, &hcp, o.nodes))
-	status.Certificates, status.EarliestCertificateExpiry = certs, earliest
-	meta.SetStatusCondition(&status.Conditions, cc)
-
-	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, status)
+	d := desiredHAControlPlane(&hcp, o)
+	next, jmErr := r.reconcileJoinMaterial(ctx, &hcp, &d.status)
 	if jmErr != nil {
 		// JoinMaterialReady must not stay True while the material is not kept valid.
-		setCondition(&status.Conditions, gen, hacpv1.ConditionJoinMaterialReady, metav1.ConditionFalse, hacpv1.ReasonFailed,
+		setCondition(&d.status.Conditions, hcp.Generation, hacpv1.ConditionJoinMaterialReady, metav1.ConditionFalse, hacpv1.ReasonFailed,
 			truncate(jmErr.Error()+"; the published join commands may be out of date (hacpctl join refuses expired ones)", 2048))
 	}
-	if err := applyStatus(ctx, r.Client, &hcp, status); err != nil {
+	if err := applyStatus(ctx, r.Client, &hcp, &d.status); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.recordMetrics(&hcp, status)
-	if prevQuorum == nil || prevQuorum.Reason != qc.Reason {
-		typ := corev1.EventTypeNormal
-		if qc.Status != metav1.ConditionTrue {
-			typ = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(&hcp, nil, typ, qc.Reason, "QuorumCheck", "%s", qc.Message)
-	}
-	if cc.Status == metav1.ConditionFalse && (prevCerts == nil || prevCerts.Reason != cc.Reason) {
-		r.Recorder.Eventf(&hcp, nil, corev1.EventTypeWarning, cc.Reason, "CertificateCheck", "%s", cc.Message)
+	r.recordMetrics(&hcp, &d.status)
+	for _, e := range d.events {
+		r.Recorder.Eventf(&hcp, e.related, e.typ, e.reason, e.action, "%s", e.message)
 	}
 	if jmErr != nil {
 		return ctrl.Result{}, jmErr
 	}
-	result := ctrl.Result{}
-	if r.Certs != nil && r.Certs.read != nil {
-		result.RequeueAfter = r.Certs.period
-	}
-	if hcp.Spec.Etcd != nil && (result.RequeueAfter == 0 || r.EtcdPeriod < result.RequeueAfter) {
-		result.RequeueAfter = r.EtcdPeriod
-	}
-	if next > 0 && (result.RequeueAfter == 0 || next < result.RequeueAfter) {
-		result.RequeueAfter = next
-	}
-	return refreshed(result), nil
+	return refreshed(ctrl.Result{RequeueAfter: r.requeueAfter(&hcp, next)}), nil
 }
 
-// observe reads everything the status is computed from.
-func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error, error) {
+// observeFailed writes what can be said when the cluster's state cannot be read: why, rather than
+// the last answers. It returns err.
+func (r *HAControlPlaneReconciler) observeFailed(ctx context.Context, hcp *hacpv1.HAControlPlane, err error) error {
+	status := hcp.Status.DeepCopy()
+	status.ObservedGeneration = hcp.Generation
+	msg := truncate("reading the cluster's state: "+err.Error(), 2048)
+	for _, typ := range []string{hacpv1.ConditionQuorumHealthy, hacpv1.ConditionVIPReady, hacpv1.ConditionAvailable} {
+		setCondition(&status.Conditions, hcp.Generation, typ, metav1.ConditionUnknown, hacpv1.ReasonObserveFailed, msg)
+	}
+	if serr := applyStatus(ctx, r.Client, hcp, status); serr != nil {
+		log.FromContext(ctx).Error(serr, "Writing the status after a failure", "hacontrolplane", klog.KObj(hcp))
+	}
+	return err
+}
+
+// requeueAfter is when to look again without an event: etcd and the certificates are re-probed
+// each period (a dead member or an expiring certificate sends none), and the join material acts
+// after next.
+func (r *HAControlPlaneReconciler) requeueAfter(hcp *hacpv1.HAControlPlane, next time.Duration) time.Duration {
+	var after time.Duration
+	if r.Certs != nil && r.Certs.read != nil {
+		after = r.Certs.period
+	}
+	if hcp.Spec.Etcd != nil && (after == 0 || r.EtcdPeriod < after) {
+		after = r.EtcdPeriod
+	}
+	if next > 0 && (after == 0 || next < after) {
+		after = next
+	}
+	return after
+}
+
+// observe reads everything the status is computed from. Dead etcd members are removed first
+// (spec.etcd.removeDeadMembers), so that tolerance and what-if follow the new membership at once.
+func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error) {
+	o, err := r.observeCluster(ctx, hcp)
+	if err != nil {
+		return o, err
+	}
+	var removed bool
+	if o.dead, removed = r.deadMembers(ctx, hcp, o.etcd, o.etcdEndpoints); removed {
+		o.etcd, o.etcdErr = r.probeEtcd(ctx, hcp, o.etcdEndpoints)
+	}
+	o.certificates = r.observeCertificates(ctx, hcp, o.nodes)
+	o.now = r.Clock.Now()
+	return o, nil
+}
+
+// observeCluster reads the control plane's Nodes, kubeadm's mirror pods, etcd and the VIPGroup.
+func (r *HAControlPlaneReconciler) observeCluster(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error) {
 	var o observed
 	var nodes corev1.NodeList
 	sel := labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector.AsMap())
 	if err := r.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return o, nil, err
+		return o, err
 	}
 	o.nodes = nodes.Items
 	var pods corev1.PodList
 	if err := r.List(ctx, &pods, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{"tier": "control-plane"}); err != nil {
-		return o, nil, err
+		return o, err
 	}
 	o.apiServers, o.etcdPods = map[string]*corev1.Pod{}, map[string]*corev1.Pod{}
 	var endpoints []string
@@ -170,16 +167,15 @@ func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HACo
 		o.etcdEndpoints = endpoints
 		o.etcd, o.etcdErr = r.probeEtcd(ctx, hcp, endpoints)
 	}
-	var vgErr error
 	if ref := hcp.Spec.VIPGroupRef; ref != nil {
 		var vg hacpv1.VIPGroup
 		if err := r.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: ref.Name}, &vg); err != nil {
-			vgErr = err
+			o.vipGroupErr = err
 		} else {
 			o.vipGroup = &vg
 		}
 	}
-	return o, vgErr, nil
+	return o, nil
 }
 
 func (r *HAControlPlaneReconciler) probeEtcd(ctx context.Context, hcp *hacpv1.HAControlPlane, endpoints []string) (*etcdprobe.Cluster, error) {

@@ -7,12 +7,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/etcdprobe"
 	"hacp.dev/hacp/internal/quorum"
 )
@@ -31,8 +33,61 @@ type observed struct {
 	etcdErr error
 	// etcdEndpoints are the client URLs the cluster was probed through.
 	etcdEndpoints []string
-	// vipGroup is the referenced VIPGroup, nil without one.
-	vipGroup *hacpv1.VIPGroup
+	// vipGroup is the referenced VIPGroup, nil without one or when reading it failed (vipGroupErr).
+	vipGroup    *hacpv1.VIPGroup
+	vipGroupErr error
+	// dead are the etcd members hacp removed or would remove (spec.etcd.removeDeadMembers).
+	dead []hacpv1.DeadMemberStatus
+	// certificates are the control plane's served certificates, as last read.
+	certificates []certexpiry.Observed
+	// now is when this was observed: certificate expiry is judged against it.
+	now time.Time
+}
+
+// haControlPlaneDesired is the status an HAControlPlane's reconcile computes, and the events it
+// records once the status is written.
+type haControlPlaneDesired struct {
+	status hacpv1.HAControlPlaneStatus
+	events []objectEvent
+}
+
+// desiredHAControlPlane computes the status from what was observed: quorum, the VIP, whether the
+// control plane serves, and its certificates. The join material's part is the reconciler's.
+func desiredHAControlPlane(hcp *hacpv1.HAControlPlane, o observed) haControlPlaneDesired {
+	gen := hcp.Generation
+	d := haControlPlaneDesired{status: *hcp.Status.DeepCopy()}
+	st := &d.status
+	st.ObservedGeneration, st.DeadMembers = gen, o.dead
+	qc, res, _ := quorumStatus(gen, o, st)
+	st.VIPMaster = ""
+	if o.vipGroup != nil {
+		st.VIPMaster = o.vipGroup.Status.Master
+	}
+	vc := vipCondition(gen, hcp, o.vipGroup, o.vipGroupErr)
+	ac := availableCondition(gen, res, st.Members, st.VIPMaster, vc, hcp.Spec.VIPGroupRef != nil)
+	var cc metav1.Condition
+	st.Certificates, st.EarliestCertificateExpiry, cc = certificatesStatus(gen, o.now, hcp.Spec.Certificates, o.certificates)
+	for _, c := range []metav1.Condition{qc, vc, ac, cc} {
+		meta.SetStatusCondition(&st.Conditions, c)
+	}
+	d.events = conditionEvents(hcp.Status.Conditions, qc, cc)
+	return d
+}
+
+// conditionEvents: a change of QuorumHealthy's reason, and certificates newly found wanting.
+func conditionEvents(was []metav1.Condition, quorum, certs metav1.Condition) []objectEvent {
+	var out []objectEvent
+	if prev := meta.FindStatusCondition(was, hacpv1.ConditionQuorumHealthy); prev == nil || prev.Reason != quorum.Reason {
+		typ := corev1.EventTypeNormal
+		if quorum.Status != metav1.ConditionTrue {
+			typ = corev1.EventTypeWarning
+		}
+		out = append(out, objectEvent{typ: typ, reason: quorum.Reason, action: "QuorumCheck", message: quorum.Message})
+	}
+	if prev := meta.FindStatusCondition(was, hacpv1.ConditionCertificatesValid); certs.Status == metav1.ConditionFalse && (prev == nil || prev.Reason != certs.Reason) {
+		out = append(out, objectEvent{typ: corev1.EventTypeWarning, reason: certs.Reason, action: "CertificateCheck", message: certs.Message})
+	}
+	return out
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -286,10 +341,10 @@ func endpointServedBy(endpoint string, vips []string) bool {
 }
 
 // availableCondition: the control plane serves through its endpoint.
-func availableCondition(gen int64, res quorum.Result, st *hacpv1.HAControlPlaneStatus, vip metav1.Condition, hasVIP bool) metav1.Condition {
+func availableCondition(gen int64, res quorum.Result, members []hacpv1.MemberStatus, vipMaster string, vip metav1.Condition, hasVIP bool) metav1.Condition {
 	c := metav1.Condition{Type: hacpv1.ConditionAvailable, ObservedGeneration: gen}
 	apis := 0
-	for _, m := range st.Members {
+	for _, m := range members {
 		if m.APIServerReady {
 			apis++
 		}
@@ -305,7 +360,7 @@ func availableCondition(gen int64, res quorum.Result, st *hacpv1.HAControlPlaneS
 		c.Status, c.Reason = metav1.ConditionTrue, hacpv1.ReasonServing
 		c.Message = fmt.Sprintf("%d API servers ready, etcd quorate", apis)
 		if hasVIP {
-			c.Message += ", VIP held by " + st.VIPMaster
+			c.Message += ", VIP held by " + vipMaster
 		}
 	}
 	return c

@@ -11,6 +11,7 @@ import (
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
+	"hacp.dev/hacp/test/builders"
 )
 
 // After h1, the VIP holder, loses power its agent's last report still says MASTER; h2 took over.
@@ -18,8 +19,7 @@ import (
 func TestDeadNodesReportDoesNotCount(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	node := func(name string, ready corev1.ConditionStatus, reason string) corev1.Node {
-		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
-			{Type: corev1.NodeReady, Status: ready, Reason: reason, LastTransitionTime: metav1.NewTime(t0)}}}}
+		return builders.Node(name).Ready(ready, reason, t0).Obj()
 	}
 	configs := map[string]keepalived.NodeConfig{"h1": {Hash: "a"}, "h2": {Hash: "b"}, "h3": {Hash: "c"}}
 	plan := []keepalived.Plan{{Member: keepalived.Member{Name: "h1"}, Priority: 200}, {Member: keepalived.Member{Name: "h2"}, Priority: 150}, {Member: keepalived.Member{Name: "h3"}, Priority: 100}}

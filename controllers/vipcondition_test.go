@@ -8,24 +8,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/test/builders"
 )
 
 func TestVIPCondition(t *testing.T) {
 	hcp := func(endpoint string, ref bool) *hacpv1.HAControlPlane {
-		h := &hacpv1.HAControlPlane{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "kube-system"}, Spec: hacpv1.HAControlPlaneSpec{ControlPlaneEndpoint: endpoint}}
+		h := builders.HAControlPlane("kubernetes", endpoint)
 		if ref {
-			h.Spec.VIPGroupRef = &hacpv1.LocalObjectReference{Name: "kube-apiserver"}
+			h.VIPGroupRef("kube-apiserver")
 		}
-		return h
+		return h.Obj()
 	}
 	vg := func(ready bool, vips ...string) *hacpv1.VIPGroup {
-		g := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver"}, Spec: hacpv1.VIPGroupSpec{VirtualIPs: vips}}
 		st, reason := metav1.ConditionFalse, hacpv1.ReasonNoMaster
 		if ready {
 			st, reason = metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent
 		}
-		g.Status.Conditions = []metav1.Condition{{Type: hacpv1.ConditionReady, Status: st, Reason: reason, Message: "m"}}
-		return g
+		return builders.VIPGroup("kube-apiserver").VIPs(vips...).Condition(hacpv1.ConditionReady, st, reason, "m").Obj()
 	}
 	for name, tc := range map[string]struct {
 		hcp    *hacpv1.HAControlPlane

@@ -10,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -24,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -50,9 +47,9 @@ type VIPGroupReconciler struct {
 // Namespaced permissions (Secrets, DaemonSets, the agents' RBAC) are granted by a Role in the
 // namespaces hacp manages (config/rbac/namespaced_role.yaml): no cluster-wide Secret access.
 
-// Reconcile brings one VIPGroup's rendered configs, DaemonSet and status up to date.
+// Reconcile brings one VIPGroup's rendered configs, DaemonSet and status up to date: it observes,
+// computes what should be (desiredVIPGroup, pure), applies that and writes the status once.
 func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
 	var vg hacpv1.VIPGroup
 	if err := r.Get(ctx, req.NamespacedName, &vg); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -62,169 +59,73 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		// each agent drops the VIPs as it stops.
 		return ctrl.Result{}, nil
 	}
-	gen := vg.Generation
-	status := hacpv1.VIPGroupStatus{
-		ObservedGeneration: gen,
-		VirtualRouterID:    vg.Spec.VirtualRouterID,
-		VirtualIPs:         strings.Join(vg.Spec.VirtualIPs, ","),
-		Conditions:         vg.Status.Conditions,
-		ConfigHash:         vg.Status.ConfigHash,
-	}
-	prevMaster := vg.Status.Master
-
-	var nodes corev1.NodeList
-	if err := r.List(ctx, &nodes); err != nil {
-		return ctrl.Result{}, err
-	}
-	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(vg.Namespace), client.MatchingLabels{LabelVIPGroup: vg.Name}); err != nil {
-		return ctrl.Result{}, err
-	}
-	reports := map[string]contract.Report{}
-	interfaces := map[string]string{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.Spec.NodeName == "" || !p.DeletionTimestamp.IsZero() {
-			continue
-		}
-		rep := contract.ReportOf(p.Annotations)
-		reports[p.Spec.NodeName] = rep
-		if rep.Interface != "" {
-			interfaces[p.Spec.NodeName] = rep.Interface
-		}
-	}
-	members, excluded := groupMembers(&vg, nodes.Items, interfaces)
-
-	// A VRID clash with an older group: stand down, touch nothing, say who has it.
-	var groups hacpv1.VIPGroupList
-	if err := r.List(ctx, &groups); err != nil {
-		return ctrl.Result{}, err
-	}
-	membersOf := func(g *hacpv1.VIPGroup) []string {
-		ms, _ := groupMembers(g, nodes.Items, nil)
-		names := make([]string, len(ms))
-		for i, m := range ms {
-			names[i] = m.Name
-		}
-		return names
-	}
-	if c := conflictWith(&vg, groups.Items, membersOf); c != nil {
-		setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionTrue, c.reason, c.message)
-		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, c.reason, c.message)
-		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
-		if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
-			return ctrl.Result{}, err
-		}
-		if !meta.IsStatusConditionTrue(vg.Status.Conditions, hacpv1.ConditionConflict) {
-			r.Recorder.Eventf(&vg, c.other, corev1.EventTypeWarning, c.reason, "Render", c.message)
-		}
-		return refreshed(ctrl.Result{}), nil
-	}
-	setCondition(&status.Conditions, gen, hacpv1.ConditionConflict, metav1.ConditionFalse, hacpv1.ReasonNoConflict, "no older VIPGroup claims these virtual IPs, or this VRID on these nodes")
-
-	password, err := r.password(ctx, &vg)
-	var configs map[string]keepalived.NodeConfig
-	if err == nil {
-		configs, err = keepalived.Render(keepalived.Input{
-			Namespace: vg.Namespace, Name: vg.Name, Spec: vg.Spec, Members: members, Password: password, Options: r.Options,
-		})
-	}
+	o, err := r.observe(ctx, &vg)
 	if err != nil {
-		// Never replace a running config with nothing: the last good Secret stays as it is.
-		msg := err.Error()
-		if len(excluded) > 0 {
-			msg += " (excluded: " + strings.Join(excluded, "; ") + ")"
-		}
-		setCondition(&status.Conditions, gen, hacpv1.ConditionConfigValid, metav1.ConditionFalse, hacpv1.ReasonInvalidSpec, truncate(msg, 2048))
-		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonInvalidSpec, "the spec cannot be rendered; the last good config keeps running")
-		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
-		logger.Info("VIPGroup does not render, keeping the last good config", "vipgroup", klog.KObj(&vg), "reason", msg)
-		return refreshed(ctrl.Result{}), applyStatus(ctx, r.Client, &vg, &status)
-	}
-	// A node whose interface is not known yet gets no config: the agent reports it first.
-	if vg.Spec.Interface == "" {
-		for name, c := range configs {
-			if interfaces[name] == "" {
-				c.Hash, c.Text = "", nil
-				configs[name] = c
-			}
-		}
-	}
-	msg := fmt.Sprintf("rendered configs for %d members", len(configs))
-	if len(excluded) > 0 {
-		msg += "; excluded: " + strings.Join(excluded, "; ")
-	}
-	setCondition(&status.Conditions, gen, hacpv1.ConditionConfigValid, metav1.ConditionTrue, hacpv1.ReasonRendered, truncate(msg, 2048))
-
-	image := vg.Spec.Image
-	if image == "" {
-		image = r.AgentImage
-	}
-	plan, err := keepalived.PriorityPlan(vg.Spec, members)
-	if err == nil {
-		err = r.applyOwnedObjects(ctx, &vg, configs, image)
-	}
-	if err != nil {
-		// The status says what failed; the members' last reports stay as they were.
-		setCondition(&status.Conditions, gen, hacpv1.ConditionReady, metav1.ConditionFalse, hacpv1.ReasonApplyFailed, truncate(err.Error(), 2048))
-		status.Nodes, status.Master, status.NodeCount = vg.Status.Nodes, vg.Status.Master, vg.Status.NodeCount
-		if serr := applyStatus(ctx, r.Client, &vg, &status); serr != nil {
-			logger.Error(serr, "Writing the status after a failure", "vipgroup", klog.KObj(&vg))
-		}
 		return ctrl.Result{}, err
 	}
-	status.ConfigHash = setHash(configs)
-	unheard := unheardNodes(nodes.Items)
-	// Heartbeats are judged on the real clock: how long an agent has been silent is not a
-	// decision to test by stepping time.
-	now := time.Now()
-	stale, recheck := staleReports(r.beats.observe(req.NamespacedName, pods.Items, now), now)
-	for node, why := range stale {
-		if unheard[node] == "" {
-			unheard[node] = why
-		}
+	d := desiredVIPGroup(&vg, o, r.Options, r.AgentImage)
+	if d.notRendered != "" {
+		log.FromContext(ctx).Info("VIPGroup does not render, keeping the last good config", "vipgroup", klog.KObj(&vg), "reason", d.notRendered)
 	}
-	status.Nodes = nodeStatuses(plan, configs, reports, unheard)
-	status.NodeCount = int32(len(status.Nodes))
-	ready, master := readyCondition(gen, status.Nodes, configs, reports, unheard)
-	status.Master = master
-	meta.SetStatusCondition(&status.Conditions, ready)
-	if err := applyStatus(ctx, r.Client, &vg, &status); err != nil {
+	if applyErr := r.applyOwnedObjects(ctx, &vg, d.objects); applyErr != nil {
+		d.applyFailed(&vg, applyErr)
+		if err := applyStatus(ctx, r.Client, &vg, &d.status); err != nil {
+			log.FromContext(ctx).Error(err, "Writing the status after a failure", "vipgroup", klog.KObj(&vg))
+		}
+		return ctrl.Result{}, applyErr
+	}
+	if err := applyStatus(ctx, r.Client, &vg, &d.status); err != nil {
 		return ctrl.Result{}, err
 	}
 	// Events only after the status write succeeded.
-	if master != prevMaster {
-		switch {
-		case master == "":
-			r.Recorder.Eventf(&vg, nil, corev1.EventTypeWarning, "NoMaster", "Failover", "no node holds the virtual IPs (was %s)", prevMaster)
-		case prevMaster == "":
-			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterElected", "Failover", "%s holds the virtual IPs", master)
-		default:
-			r.Recorder.Eventf(&vg, nil, corev1.EventTypeNormal, "MasterChanged", "Failover", "virtual IPs moved from %s to %s", prevMaster, master)
-		}
+	for _, e := range d.events {
+		r.Recorder.Eventf(&vg, e.related, e.typ, e.reason, e.action, "%s", e.message)
 	}
-	// Look again when the next live report would turn stale, even if nothing else happens.
-	return refreshed(ctrl.Result{RequeueAfter: recheck}), nil
+	return refreshed(ctrl.Result{RequeueAfter: d.requeue}), nil
 }
 
-// applyOwnedObjects applies what runs a VIPGroup: its config Secret, the agents' RBAC and the
-// DaemonSet. The error names the object that failed.
-func (r *VIPGroupReconciler) applyOwnedObjects(ctx context.Context, vg *hacpv1.VIPGroup, configs map[string]keepalived.NodeConfig, image string) error {
-	if err := applyOwned(ctx, r.Client, vg, desiredKeepalivedSecret(vg, configs)); err != nil {
-		return fmt.Errorf("applying the config Secret %s: %w", keepalivedSecretName(vg), err)
+// observe reads what one VIPGroup's reconcile decides from. A group in conflict with an older one
+// stands down: nothing more is read (reading the password may create its Secret).
+func (r *VIPGroupReconciler) observe(ctx context.Context, vg *hacpv1.VIPGroup) (vipGroupObserved, error) {
+	var o vipGroupObserved
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		return o, err
 	}
-	sa, role, rb := desiredAgentRBAC(vg)
-	for _, obj := range []client.Object{sa, role, rb} {
-		if err := applyOwned(ctx, r.Client, vg, obj); err != nil {
-			return fmt.Errorf("applying the agents' %T %s: %w", obj, obj.GetName(), err)
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(vg.Namespace), client.MatchingLabels{LabelVIPGroup: vg.Name}); err != nil {
+		return o, err
+	}
+	var groups hacpv1.VIPGroupList
+	if err := r.List(ctx, &groups); err != nil {
+		return o, err
+	}
+	o.nodes = nodes.Items
+	var interfaces map[string]string
+	o.reports, interfaces = agentReports(pods.Items)
+	o.members, o.excluded = groupMembers(vg, nodes.Items, interfaces)
+	if o.conflict = conflictWith(vg, groups.Items, memberNamesOn(nodes.Items)); o.conflict != nil {
+		return o, nil
+	}
+	o.password, o.passwordErr = r.password(ctx, vg)
+	var err error
+	if o.standby, err = r.servesControlPlane(ctx, vg); err != nil {
+		return o, err
+	}
+	// Heartbeats are judged on the real clock: how long an agent has been silent is not a
+	// decision to test by stepping time.
+	now := time.Now()
+	o.stale, o.recheck = staleReports(r.beats.observe(client.ObjectKeyFromObject(vg), pods.Items, now), now)
+	return o, nil
+}
+
+// applyOwnedObjects applies what runs a VIPGroup, in order: its config Secret, the agents' RBAC
+// and the DaemonSet. The error names the object that failed.
+func (r *VIPGroupReconciler) applyOwnedObjects(ctx context.Context, vg *hacpv1.VIPGroup, objects []ownedObject) error {
+	for _, o := range objects {
+		if err := applyOwned(ctx, r.Client, vg, o.obj); err != nil {
+			return fmt.Errorf("applying %s: %w", o.what, err)
 		}
-	}
-	standby, err := r.servesControlPlane(ctx, vg)
-	if err != nil {
-		return err
-	}
-	if err := applyOwned(ctx, r.Client, vg, desiredDaemonSet(vg, image, standby)); err != nil {
-		return fmt.Errorf("applying the DaemonSet %s: %w", daemonSetName(vg), err)
 	}
 	return nil
 }

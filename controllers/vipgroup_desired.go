@@ -175,9 +175,9 @@ func olderThan(a, b *hacpv1.VIPGroup) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
-// setHash is the identity of a whole rendered set.
-func setHash(configs map[string]keepalived.NodeConfig) string {
-	names := make([]string, 0, len(configs))
+// setHash is the identity of a whole rendered set; a pending member counts with an empty hash.
+func setHash(configs map[string]keepalived.NodeConfig, pending []string) string {
+	names := slices.Clone(pending)
 	for n := range configs {
 		names = append(names, n)
 	}
@@ -317,9 +317,7 @@ func setCondition(conds *[]metav1.Condition, gen int64, typ string, status metav
 func desiredKeepalivedSecret(vg *hacpv1.VIPGroup, configs map[string]keepalived.NodeConfig) *corev1.Secret {
 	data := map[string][]byte{}
 	for n, c := range configs {
-		if c.Hash != "" {
-			data[n] = c.Text
-		}
+		data[n] = c.Text
 	}
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},

@@ -116,7 +116,7 @@ func TestEveryPasswordCharacterValidateAllowsPassesKeepalived(t *testing.T) {
 			continue
 		}
 		allowed++
-		cfgs, err := Render(in)
+		cfgs, err := renderConfigs(in)
 		if err != nil {
 			t.Fatalf("%q: %v", c, err)
 		}

@@ -41,7 +41,7 @@ func FuzzRender(f *testing.F) {
 			}
 			in.Members = append(in.Members, mem)
 		}
-		cfgs, err := Render(in)
+		cfgs, err := renderConfigs(in)
 		if len(Validate(in)) > 0 {
 			if err == nil {
 				t.Fatal("Render accepted an input Validate rejects")
@@ -65,7 +65,7 @@ func FuzzRender(f *testing.F) {
 // FuzzParse: the parser never panics, and what it parses it parses the same way twice.
 func FuzzParse(f *testing.F) {
 	for _, in := range goldenCases() {
-		cfgs, _ := Render(in)
+		cfgs, _ := renderConfigs(in)
 		for _, c := range cfgs {
 			f.Add(string(c.Text))
 		}

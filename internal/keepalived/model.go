@@ -67,7 +67,23 @@ type Input struct {
 	// that keepalived's startup cleanup (it deletes its VIPs when it starts, wherever they came
 	// from) misses them and the VIP never leaves the node during the handover.
 	Bootstrap bool
-	Options   Options
+	// WaitForInterfaces leaves a non-static member without an interface (neither spec.interface
+	// nor the member's own) pending when rendering a group: its agent has not reported the
+	// interface holding its address yet, so no config is rendered for it rather than one on
+	// Options.DefaultInterface.
+	WaitForInterfaces bool
+	Options           Options
+}
+
+// Rendered is a group's render: the plan of every member, one config per member it renders and
+// the members it could not render yet.
+type Rendered struct {
+	// Plan is every member with its priority, in plan order.
+	Plan []Plan
+	// Configs has one config per non-static member that is not pending, keyed by member name.
+	Configs map[string]NodeConfig
+	// Pending are the members waiting for their interface (Input.WaitForInterfaces), sorted.
+	Pending []string
 }
 
 // NodeConfig is one member's rendered configuration.

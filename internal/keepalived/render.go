@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -31,20 +32,25 @@ func InstanceName(namespace, name string, fam int) string {
 	return fmt.Sprintf("hacp_%s_v%d", base, fam)
 }
 
-// Render validates in and returns one config per non-static member, keyed by member name. Static
-// members are peers only; RenderNode renders one of them explicitly (the seed node).
-func Render(in Input) (map[string]NodeConfig, error) {
+// Render validates in and returns the plan and one config per non-static member, keyed by member
+// name, except the pending ones (Input.WaitForInterfaces). Static members are peers only;
+// RenderNode renders one of them explicitly (the seed node).
+func Render(in Input) (Rendered, error) {
 	plan, err := prepare(in)
 	if err != nil {
-		return nil, err
+		return Rendered{}, err
 	}
-	out := make(map[string]NodeConfig, len(plan))
+	out := Rendered{Plan: plan, Configs: make(map[string]NodeConfig, len(plan))}
 	for _, p := range plan {
-		if p.Member.Static {
-			continue
+		switch {
+		case p.Member.Static:
+		case in.WaitForInterfaces && in.Spec.Interface == "" && p.Member.Interface == "":
+			out.Pending = append(out.Pending, p.Member.Name)
+		default:
+			out.Configs[p.Member.Name] = renderNode(in, plan, p)
 		}
-		out[p.Member.Name] = renderNode(in, plan, p)
 	}
+	sort.Strings(out.Pending)
 	return out, nil
 }
 

@@ -128,7 +128,7 @@ func TestGoldenConfigsAreConsistent(t *testing.T) {
 
 func TestRenderIsDeterministic(t *testing.T) {
 	in := goldenCases()["five"]
-	a, err := Render(in)
+	a, err := renderConfigs(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 	for i := len(in.Members) - 1; i >= 0; i-- {
 		rev.Members = append(rev.Members, in.Members[i])
 	}
-	b, err := Render(rev)
+	b, err := renderConfigs(rev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +189,9 @@ func TestUnicastPeers(t *testing.T) {
 
 func TestMembershipChangeReRendersEveryone(t *testing.T) {
 	in := goldenCases()["seed"]
-	before, _ := Render(in)
+	before, _ := renderConfigs(in)
 	in.Members = append(in.Members, member("h4", "192.168.1.16"))
-	after, err := Render(in)
+	after, err := renderConfigs(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestDefaultIsOneDisruptionPerFailure(t *testing.T) {
 	if in.Spec.Preemption != hacpv1.PreemptionDisabled {
 		t.Fatalf("default preemption %q, want %q", in.Spec.Preemption, hacpv1.PreemptionDisabled)
 	}
-	configs, err := Render(in)
+	configs, err := renderConfigs(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,4 +237,58 @@ func TestDefaultIsOneDisruptionPerFailure(t *testing.T) {
 			t.Errorf("%s: a returning node would take the VIP back:\n%s", name, text)
 		}
 	}
+}
+
+// renderConfigs is Render's configs, for the tests that look at nothing else.
+func renderConfigs(in Input) (map[string]NodeConfig, error) {
+	r, err := Render(in)
+	return r.Configs, err
+}
+
+// A member whose interface is not known yet is pending: in the plan, with no config.
+func TestRenderPendingWithoutInterface(t *testing.T) {
+	in := goldenCases()["seed"]
+	in.WaitForInterfaces = true
+	in.Spec.Interface = ""
+	var known []string
+	for i := range in.Members {
+		if !in.Members[i].Static && len(known) == 0 {
+			in.Members[i].Interface = "eth1"
+			known = append(known, in.Members[i].Name)
+		} else {
+			in.Members[i].Interface = ""
+		}
+	}
+	r, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Plan) != len(in.Members) {
+		t.Fatalf("plan has %d members, want %d", len(r.Plan), len(in.Members))
+	}
+	if len(r.Configs) != 1 || r.Configs[known[0]].Hash == "" {
+		t.Fatalf("configs %v, want only %s's", r.Configs, known[0])
+	}
+	for _, p := range r.Pending {
+		if p == known[0] {
+			t.Fatalf("%s is pending with an interface", p)
+		}
+	}
+	if len(r.Pending)+len(r.Configs) != countAgentRun(in.Members) {
+		t.Fatalf("pending %v and configs %d do not cover every agent-run member", r.Pending, len(r.Configs))
+	}
+	in.WaitForInterfaces = false
+	if all, _ := Render(in); len(all.Pending) != 0 || len(all.Configs) != countAgentRun(in.Members) {
+		t.Fatalf("without WaitForInterfaces: pending %v, %d configs", all.Pending, len(all.Configs))
+	}
+}
+
+func countAgentRun(ms []Member) int {
+	n := 0
+	for _, m := range ms {
+		if !m.Static {
+			n++
+		}
+	}
+	return n
 }

@@ -152,7 +152,7 @@ vrrp_instance VI-kube-master {
 
 func TestLintSetCatchesAsymmetricPeers(t *testing.T) {
 	in := goldenCases()["seed"]
-	cfgs, err := Render(in)
+	cfgs, err := renderConfigs(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,8 @@ func TestLintSetCatchesAsymmetricPeers(t *testing.T) {
 		t.Fatalf("want a missing-peer error, got %v", err)
 	}
 	in.Spec.AdvertisementIntervalMilliseconds = 2000
-	other, _ := Render(in)
-	cfgs, _ = Render(goldenCases()["seed"])
+	other, _ := renderConfigs(in)
+	cfgs, _ = renderConfigs(goldenCases()["seed"])
 	cfgs["h3"] = other["h3"]
 	if err := LintSet(cfgs); err == nil || !strings.Contains(err.Error(), "disagrees") {
 		t.Fatalf("want a disagreement error, got %v", err)
