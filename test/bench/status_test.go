@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -17,17 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
+	"hacp.dev/hacp/test/testenv"
 )
 
 const (
@@ -50,8 +45,7 @@ func BenchmarkStatus(b *testing.B) {
 		b.Skip("KUBEBUILDER_ASSETS is not set: run `make bench-status`")
 	}
 	log.SetLogger(logrDiscard())
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
+	env, cfg, err := testenv.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -138,11 +132,8 @@ func runManager(b *testing.B, ctx context.Context, cfg *rest.Config, c client.Cl
 			b.Fatal(err)
 		}
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: controllers.NewScheme(), Cache: opts, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		// Two managers in one process register the same controller names.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	// Two managers in one process register the same controller names (testenv allows it).
+	mgr, err := testenv.NewManager(cfg, controllers.NewScheme(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
@@ -38,6 +37,7 @@ import (
 	"hacp.dev/hacp/internal/statusprint"
 	"hacp.dev/hacp/internal/table"
 	"hacp.dev/hacp/test/pki"
+	"hacp.dev/hacp/test/testenv"
 )
 
 // The seed's hosts: h1..h3 control plane, h4 a worker.
@@ -142,12 +142,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  cacheOpts,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
+	mgr, err := testenv.NewManager(cfg, scheme, cacheOpts)
 	if err != nil {
 		return err
 	}

@@ -22,19 +22,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/test/netlab"
 	"hacp.dev/hacp/test/testbin"
+	"hacp.dev/hacp/test/testenv"
 )
 
 // VIP is the virtual IP every scenario moves around.
@@ -157,8 +155,7 @@ func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 
 	logf := zap.New(zap.WriteTo(&syncBuffer{}))
 	ctrl.SetLogger(logf)
-	testEnv := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := testEnv.Start()
+	testEnv, cfg, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,12 +236,10 @@ func (e *Env) StartManager(name string, leaderElect bool) *Manager {
 		e.t.Fatal(err)
 	}
 	lease, renew, retry := 10*time.Second, 8*time.Second, 2*time.Second
-	mgr, err := ctrl.NewManager(e.restConfig, ctrl.Options{
-		Scheme: controllers.NewScheme(), Cache: cacheOpts, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		// Each test of this package runs its own manager in the same process.
-		Controller:     config.Controller{SkipNameValidation: ptr.To(true)},
-		LeaderElection: leaderElect, LeaderElectionID: "hacp.dev", LeaderElectionNamespace: ns,
-		LeaseDuration: &lease, RenewDeadline: &renew, RetryPeriod: &retry,
+	// Each test of this package runs its own manager in the same process (testenv allows it).
+	mgr, err := testenv.NewManager(e.restConfig, controllers.NewScheme(), cacheOpts, func(o *ctrl.Options) {
+		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = leaderElect, "hacp.dev", ns
+		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = &lease, &renew, &retry
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,15 +18,13 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/controllers"
 	"hacp.dev/hacp/test/pki"
+	"hacp.dev/hacp/test/testenv"
 )
 
 const lease = 3 * time.Second
@@ -39,14 +36,11 @@ func newManager(t *testing.T, cfg *rest.Config, id string) (ctrl.Manager, contex
 		t.Fatal(err)
 	}
 	renew, retry := 2*time.Second, 500*time.Millisecond
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: controllers.NewScheme(), Cache: cacheOpts,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		LeaderElection: true, LeaderElectionID: "hacp.dev", LeaderElectionNamespace: "default",
-		LeaseDuration: ptr.To(lease), RenewDeadline: &renew, RetryPeriod: &retry,
+	mgr, err := testenv.NewManager(cfg, controllers.NewScheme(), cacheOpts, func(o *ctrl.Options) {
+		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = true, "hacp.dev", "default"
+		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = ptr.To(lease), &renew, &retry
 		// A crash releases nothing.
-		LeaderElectionReleaseOnCancel: false,
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
+		o.LeaderElectionReleaseOnCancel = false
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +62,7 @@ func TestStandbyTakesOverWithoutChurn(t *testing.T) {
 		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`")
 	}
 	log.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevelError())))
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
+	env, cfg, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
