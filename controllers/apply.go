@@ -68,6 +68,16 @@ func refreshed(r ctrl.Result) ctrl.Result {
 	return r
 }
 
+// getLive reads the object a request names into obj. live is false when it is gone or being
+// deleted: everything hacp made for it carries an owner reference, and the garbage collector
+// removes it. err is a failed read, never NotFound.
+func getLive(ctx context.Context, c client.Client, key client.ObjectKey, obj client.Object) (live bool, err error) {
+	if err := c.Get(ctx, key, obj); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return obj.GetDeletionTimestamp().IsZero(), nil
+}
+
 func applyStatus(ctx context.Context, c client.Client, obj client.Object, status any) error {
 	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
 	if err != nil {

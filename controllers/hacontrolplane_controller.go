@@ -55,11 +55,8 @@ type HAControlPlaneReconciler struct {
 // status once.
 func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var hcp hacpv1.HAControlPlane
-	if err := r.Get(ctx, req.NamespacedName, &hcp); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !hcp.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+	if live, err := getLive(ctx, r.Client, req.NamespacedName, &hcp); !live {
+		return ctrl.Result{}, err
 	}
 	o, err := r.observe(ctx, &hcp)
 	if err != nil {
@@ -76,9 +73,7 @@ func (r *HAControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	r.recordMetrics(&hcp, &d.status)
-	for _, e := range d.events {
-		r.Recorder.Eventf(&hcp, e.related, e.typ, e.reason, e.action, "%s", e.message)
-	}
+	recordEvents(r.Recorder, &hcp, d.events)
 	if jmErr != nil {
 		return ctrl.Result{}, jmErr
 	}

@@ -51,13 +51,9 @@ type VIPGroupReconciler struct {
 // computes what should be (desiredVIPGroup, pure), applies that and writes the status once.
 func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var vg hacpv1.VIPGroup
-	if err := r.Get(ctx, req.NamespacedName, &vg); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !vg.DeletionTimestamp.IsZero() {
-		// Everything hacp made carries an owner reference; the garbage collector removes it, and
-		// each agent drops the VIPs as it stops.
-		return ctrl.Result{}, nil
+	// Each agent drops the VIPs as it stops.
+	if live, err := getLive(ctx, r.Client, req.NamespacedName, &vg); !live {
+		return ctrl.Result{}, err
 	}
 	o, err := r.observe(ctx, &vg)
 	if err != nil {
@@ -78,9 +74,7 @@ func (r *VIPGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	// Events only after the status write succeeded.
-	for _, e := range d.events {
-		r.Recorder.Eventf(&vg, e.related, e.typ, e.reason, e.action, "%s", e.message)
-	}
+	recordEvents(r.Recorder, &vg, d.events)
 	return refreshed(ctrl.Result{RequeueAfter: d.requeue}), nil
 }
 

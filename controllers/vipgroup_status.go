@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -60,6 +61,13 @@ type ownedObject struct {
 type objectEvent struct {
 	related                      runtime.Object
 	typ, reason, action, message string
+}
+
+// recordEvents records events on obj.
+func recordEvents(rec events.EventRecorder, obj runtime.Object, evs []objectEvent) {
+	for _, e := range evs {
+		rec.Eventf(obj, e.related, e.typ, e.reason, e.action, "%s", e.message)
+	}
 }
 
 // agentReports decodes the reports of a group's agent Pods by node, and the interfaces they report.

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -274,14 +275,8 @@ func bootstrap(args []string) error {
 	server := &agent.HandoverServer{Socket: *socket, Log: logger}
 	server.Retire = func(mode agent.HandoverMode) error {
 		retiring.Store(true)
-		if mode == agent.HandoverKeep {
-			sup.LeaveVIPsOnStop()
-		}
-		supCancel()
-		select {
-		case <-supDone:
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("keepalived did not stop within 30s")
+		if err := stopForHandover(sup, mode, supCancel, supDone); err != nil {
+			return err
 		}
 		if *manifest != "" {
 			if err := removeOwnManifest(*manifest); err != nil {
@@ -362,6 +357,21 @@ func staticSupervisor(binary, dir, fifo, wrap string, logger klog.Logger, label 
 		sup.Wrap = strings.Fields(wrap)
 	}
 	return sup
+}
+
+// stopForHandover stops sup's keepalived (by cancel) for a handover in mode, leaving the VIPs in
+// place for HandoverKeep, and waits at most 30 s for the supervisor to return (done).
+func stopForHandover(sup *agent.Supervisor, mode agent.HandoverMode, cancel context.CancelFunc, done <-chan struct{}) error {
+	if mode == agent.HandoverKeep {
+		sup.LeaveVIPsOnStop()
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("keepalived did not stop within 30s")
+	}
 }
 
 // removeOwnManifest deletes the bootstrap static Pod's manifest, after checking it is one.

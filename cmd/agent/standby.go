@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -161,14 +160,8 @@ func runStandbyTerm(ctx context.Context, sup *agent.Supervisor, text []byte, soc
 	retired := make(chan struct{})
 	server := &agent.HandoverServer{Socket: socket, Log: logger}
 	server.Retire = func(mode agent.HandoverMode) error {
-		if mode == agent.HandoverKeep {
-			sup.LeaveVIPsOnStop()
-		}
-		supCancel()
-		select {
-		case <-supDone:
-		case <-time.After(30 * time.Second):
-			return errors.New("keepalived did not stop within 30s")
+		if err := stopForHandover(sup, mode, supCancel, supDone); err != nil {
+			return err
 		}
 		close(retired)
 		return nil

@@ -30,10 +30,7 @@ func (w *NodeWrapper) InternalIP(ip string) *NodeWrapper {
 
 // Label sets a label.
 func (w *NodeWrapper) Label(key, value string) *NodeWrapper {
-	if w.Labels == nil {
-		w.Labels = map[string]string{}
-	}
-	w.Labels[key] = value
+	set(&w.Labels, key, value)
 	return w
 }
 
@@ -67,20 +64,22 @@ func MirrorPod(component, node string) *PodWrapper {
 
 // Label sets a label.
 func (w *PodWrapper) Label(key, value string) *PodWrapper {
-	if w.Labels == nil {
-		w.Labels = map[string]string{}
-	}
-	w.Labels[key] = value
+	set(&w.Labels, key, value)
 	return w
 }
 
 // Annotation sets an annotation.
 func (w *PodWrapper) Annotation(key, value string) *PodWrapper {
-	if w.Annotations == nil {
-		w.Annotations = map[string]string{}
-	}
-	w.Annotations[key] = value
+	set(&w.Annotations, key, value)
 	return w
+}
+
+// set sets key in a label or annotation map, making the map if there is none.
+func set(m *map[string]string, key, value string) {
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[key] = value
 }
 
 // Ready sets the PodReady condition.
