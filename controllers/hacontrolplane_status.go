@@ -213,16 +213,27 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 		}
 	}
 	an := quorum.WhatIf(members, opts, maxWhatIf)
+	problemText := memberStatuses(o, members, addr, res, st)
+	st.Quorum = &hacpv1.QuorumStatus{Voters: int32(res.Voters), Healthy: int32(res.Healthy), Quorum: int32(res.Quorum), FailureTolerance: int32(res.FailureTolerance)}
+	st.EtcdSummary = fmt.Sprintf("%d/%d", res.Healthy, res.Voters)
+	st.Tolerance = strconv.Itoa(res.FailureTolerance)
+	if res.FailureTolerance < 0 {
+		st.Tolerance = hacpv1.ToleranceLost
+	}
+	st.WhatIf = whatIfStatus(an)
+	return quorumCondition(gen, o, res, an, source, problemText), res, an
+}
 
+// memberStatuses fills status.members and readyMembers, and returns the members' problems.
+func memberStatuses(o observed, members []quorum.Member, addr map[string]string, res quorum.Result, st *hacpv1.HAControlPlaneStatus) []string {
 	st.Members = nil
-	ready := 0
+	ready, nodes := 0, 0
 	problems := map[string]string{}
 	var problemText []string
 	for _, p := range res.Problems {
 		problems[p.Member] = p.Message
 		problemText = append(problemText, p.Message)
 	}
-	nodes := 0
 	for _, m := range members {
 		if m.HasNode {
 			nodes++
@@ -237,22 +248,21 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 		})
 	}
 	st.ReadyMembers = fmt.Sprintf("%d/%d", ready, nodes)
-	st.Quorum = &hacpv1.QuorumStatus{Voters: int32(res.Voters), Healthy: int32(res.Healthy), Quorum: int32(res.Quorum), FailureTolerance: int32(res.FailureTolerance)}
-	st.EtcdSummary = fmt.Sprintf("%d/%d", res.Healthy, res.Voters)
-	st.Tolerance = strconv.Itoa(res.FailureTolerance)
-	if res.FailureTolerance < 0 {
-		st.Tolerance = hacpv1.ToleranceLost
-	}
-	st.WhatIf = nil
+	return problemText
+}
+
+// whatIfStatus is status.whatIf: every single failure, then the smallest sets that break.
+func whatIfStatus(an quorum.Analysis) []hacpv1.WhatIfResult {
+	var out []hacpv1.WhatIfResult
 	add := func(oc quorum.Outcome) {
-		if len(st.WhatIf) >= maxWhatIf {
+		if len(out) >= maxWhatIf {
 			return
 		}
 		w := hacpv1.WhatIfResult{Failed: oc.Failed, Survives: oc.Survives, Message: truncate(oc.Message, 1024)}
 		for _, b := range oc.Breaks {
 			w.Breaks = append(w.Breaks, hacpv1.FailureImpact(b))
 		}
-		st.WhatIf = append(st.WhatIf, w)
+		out = append(out, w)
 	}
 	for _, oc := range an.Singles {
 		add(oc)
@@ -262,7 +272,12 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 			add(oc)
 		}
 	}
+	return out
+}
 
+// quorumCondition is QuorumHealthy: how many more etcd voters may fail, and why not, from where
+// the membership was read (source).
+func quorumCondition(gen int64, o observed, res quorum.Result, an quorum.Analysis, source string, problems []string) metav1.Condition {
 	c := metav1.Condition{Type: hacpv1.ConditionQuorumHealthy, ObservedGeneration: gen}
 	summary := fmt.Sprintf("%d of %d etcd voters healthy, quorum %d (from %s)", res.Healthy, res.Voters, res.Quorum, source)
 	switch {
@@ -281,8 +296,8 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 		c.Status, c.Reason = metav1.ConditionFalse, hacpv1.ReasonQuorumLost
 		c.Message = summary + ": quorum is lost, the API cannot serve"
 	}
-	if len(problemText) > 0 {
-		c.Message += "; " + strings.Join(problemText, "; ")
+	if len(problems) > 0 {
+		c.Message += "; " + strings.Join(problems, "; ")
 	}
 	if o.etcd != nil && len(o.etcd.Alarms) > 0 {
 		c.Message += "; etcd alarms: " + strings.Join(o.etcd.Alarms, ", ")
@@ -291,7 +306,7 @@ func quorumStatus(gen int64, o observed, st *hacpv1.HAControlPlaneStatus) (metav
 		c.Message += "; what-if: " + an.Note
 	}
 	c.Message = truncate(c.Message, 4096)
-	return c, res, an
+	return c
 }
 
 // vipCondition mirrors the referenced VIPGroup's readiness.

@@ -62,170 +62,236 @@ func tokenLabels(hcp *hacpv1.HAControlPlane, role string) map[string]string {
 // join commands in <name>-join. It returns how long until it next needs to act. A problem sets
 // JoinMaterialReady=False and leaves the last good join Secret in place.
 func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus) (time.Duration, error) {
-	now := r.Clock.Now()
-	gen := hcp.Generation
-	cond := func(status metav1.ConditionStatus, reason, msg string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: hacpv1.ConditionJoinMaterialReady, Status: status, Reason: reason, Message: truncate(msg, 2048), ObservedGeneration: gen})
-	}
-	spec := joinSpec(hcp)
-
-	caHash, err := r.caCertHash(ctx)
+	o, problem, err := r.observeJoinMaterial(ctx, hcp)
 	if err != nil {
-		cond(metav1.ConditionFalse, hacpv1.ReasonClusterInfoUnavailable, err.Error()+"; the last join Secret, if any, is unchanged")
-		return time.Minute, nil
+		return 0, err
+	}
+	if problem == nil {
+		plan := joinmaterial.Decide(o.state, o.now, o.spec)
+		var m joinPublished
+		if m, problem, err = r.renewJoinMaterial(ctx, hcp, o, plan); err != nil {
+			return 0, err
+		}
+		if problem == nil {
+			if err := r.publishJoinMaterial(ctx, hcp, o, plan, &m); err != nil {
+				return 0, err
+			}
+			return r.joinMaterialReady(hcp, st, o, plan, m), nil
+		}
+	}
+	setJoinCondition(st, hcp, metav1.ConditionFalse, problem.reason, problem.message)
+	return time.Minute, nil
+}
+
+// joinObserved is what the join material is decided from.
+type joinObserved struct {
+	now    time.Time
+	spec   joinmaterial.Spec
+	caHash string
+	// state is hacp's current tokens and, when its key opens kubeadm-certs, its certificate upload.
+	state joinmaterial.State
+	// cpJoin is the control-plane join Secret, when cpJoinFound.
+	cpJoin      corev1.Secret
+	cpJoinFound bool
+	// files are the control-plane certificates to upload (spec.UploadCerts).
+	files map[string][]byte
+	// certsReason and certsProblem say why no certificate key is kept (certsProblem empty: none).
+	certsReason, certsProblem string
+}
+
+// joinProblem stops the join material's reconcile for a minute: JoinMaterialReady says why.
+type joinProblem struct{ reason, message string }
+
+// joinPublished is the material the join Secrets publish.
+type joinPublished struct {
+	token       *joinmaterial.Token
+	certKey     string
+	certsExpire time.Time
+	// secretName and expires are the worker join Secret's name and when the published commands
+	// expire, set by publishJoinMaterial.
+	secretName string
+	expires    time.Time
+}
+
+func setJoinCondition(st *hacpv1.HAControlPlaneStatus, hcp *hacpv1.HAControlPlane, status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: hacpv1.ConditionJoinMaterialReady, Status: status, Reason: reason, Message: truncate(msg, 2048), ObservedGeneration: hcp.Generation})
+}
+
+// observeJoinMaterial reads the cluster's CA hash, hacp's tokens, the control-plane join Secret
+// and the certificate upload. Reads are uncached: a cache that has not yet seen a token minted a
+// moment ago would mint another.
+func (r *HAControlPlaneReconciler) observeJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane) (joinObserved, *joinProblem, error) {
+	o := joinObserved{now: r.Clock.Now(), spec: joinSpec(hcp)}
+	var err error
+	if o.caHash, err = r.caCertHash(ctx); err != nil {
+		return o, &joinProblem{hacpv1.ReasonClusterInfoUnavailable, err.Error() + "; the last join Secret, if any, is unchanged"}, nil
 	}
 	if err := r.checkEndpoint(ctx, hcp); err != nil {
-		cond(metav1.ConditionFalse, hacpv1.ReasonEndpointMismatch, err.Error())
-		return time.Minute, nil
+		return o, &joinProblem{hacpv1.ReasonEndpointMismatch, err.Error()}, nil
 	}
-
-	// Current material: hacp's tokens for this HAControlPlane, and its certificate upload. Read
-	// uncached: a cache that has not yet seen a token minted a moment ago would mint another.
 	var secrets corev1.SecretList
 	if err := r.APIReader.List(ctx, &secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{LabelHAControlPlane: haControlPlaneLabel(hcp)}); err != nil {
-		return 0, fmt.Errorf("listing hacp's bootstrap tokens in kube-system: %w", err)
+		return o, nil, fmt.Errorf("listing hacp's bootstrap tokens in kube-system: %w", err)
 	}
-	var state joinmaterial.State
-	tokens := map[string]joinmaterial.Token{}
 	for i := range secrets.Items {
-		s := &secrets.Items[i]
-		if s.Labels[labelTokenRole] != "join" {
-			continue
-		}
-		if t, err := joinmaterial.TokenFromSecret(s); err == nil {
-			state.Tokens = append(state.Tokens, t)
-			tokens[t.ID] = t
-		}
-	}
-	var cpJoin corev1.Secret
-	cpJoinErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: controlPlaneJoinSecretName(hcp)}, &cpJoin)
-	if cpJoinErr != nil && !apierrors.IsNotFound(cpJoinErr) {
-		return 0, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), cpJoinErr)
-	}
-	certsReason, certsProblem := hacpv1.ReasonTokensOnly, ""
-	var files map[string][]byte
-	if spec.UploadCerts {
-		var kc corev1.Secret
-		kcErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc)
-		if kcErr != nil && !apierrors.IsNotFound(kcErr) {
-			return 0, fmt.Errorf("reading kube-system/kubeadm-certs: %w", kcErr)
-		}
-		files, err = joinmaterial.ReadPKI(pkiDir(hcp), false)
-		switch {
-		case err != nil:
-			certsProblem = fmt.Sprintf("certificate key unavailable: %v (run the manager on a control-plane node with the pki directory mounted read-only, or set certificateUpload: Disabled)", err)
-			spec.UploadCerts = false
-		case kcErr == nil && adoptableUpload(&kc, hcp.CreationTimestamp.Time):
-			// kubeadm init --upload-certs's own upload, written before this HAControlPlane existed:
-			// the quick start joins with hacp's command, so hacp uploads anew under its own key
-			// (state.Certs stays empty). Found by the kubeadm lab: without this, no control-plane
-			// join command existed for the two hours after kubeadm init.
-		case kcErr == nil && kc.Labels[LabelHAControlPlane] != haControlPlaneLabel(hcp):
-			// Someone else's upload: overwriting it would break the joins its key was given for,
-			// and two writers would take turns forever. It expires with its proxy token.
-			certsReason, certsProblem = hacpv1.ReasonCertificatesForeign, foreignCertsProblem(&kc)
-			spec.UploadCerts = false
-		case kcErr == nil:
-			key := string(cpJoin.Data["certificateKey"])
-			// The published key counts only if it opens what kubeadm-certs holds now: an upload
-			// interrupted before its key was published leaves them apart, and then only a new
-			// upload under a new, published key mends it.
-			if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && key != "" && joinmaterial.Opens(key, kc.Data) {
-				state.Certs = &joinmaterial.CertState{Key: key, Expires: exp}
+		if s := &secrets.Items[i]; s.Labels[labelTokenRole] == "join" {
+			if t, err := joinmaterial.TokenFromSecret(s); err == nil {
+				o.state.Tokens = append(o.state.Tokens, t)
 			}
 		}
 	}
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: controlPlaneJoinSecretName(hcp)}, &o.cpJoin)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return o, nil, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), err)
+	}
+	o.cpJoinFound = err == nil
+	o.certsReason = hacpv1.ReasonTokensOnly
+	if o.spec.UploadCerts {
+		return o, nil, r.observeCertUpload(ctx, hcp, &o)
+	}
+	return o, nil, nil
+}
 
-	plan := joinmaterial.Decide(state, now, spec)
-	desc := fmt.Sprintf("Created by hacp for HAControlPlane %s/%s; rotated automatically", hcp.Namespace, hcp.Name)
-	pub := plan.Publish
+// observeCertUpload reads kubeadm-certs and the pki directory: whether hacp may upload, and the
+// upload its published key opens, if any. A reason not to upload turns spec.UploadCerts off.
+func (r *HAControlPlaneReconciler) observeCertUpload(ctx context.Context, hcp *hacpv1.HAControlPlane, o *joinObserved) error {
+	var kc corev1.Secret
+	kcErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: metav1.NamespaceSystem, Name: joinmaterial.KubeadmCertsSecret}, &kc)
+	if kcErr != nil && !apierrors.IsNotFound(kcErr) {
+		return fmt.Errorf("reading kube-system/kubeadm-certs: %w", kcErr)
+	}
+	var err error
+	o.files, err = joinmaterial.ReadPKI(pkiDir(hcp), false)
+	switch {
+	case err != nil:
+		o.certsProblem = fmt.Sprintf("certificate key unavailable: %v (run the manager on a control-plane node with the pki directory mounted read-only, or set certificateUpload: Disabled)", err)
+		o.spec.UploadCerts = false
+	case kcErr == nil && adoptableUpload(&kc, hcp.CreationTimestamp.Time):
+		// kubeadm init --upload-certs's own upload, written before this HAControlPlane existed:
+		// the quick start joins with hacp's command, so hacp uploads anew under its own key
+		// (state.Certs stays empty). Found by the kubeadm lab: without this, no control-plane
+		// join command existed for the two hours after kubeadm init.
+	case kcErr == nil && kc.Labels[LabelHAControlPlane] != haControlPlaneLabel(hcp):
+		// Someone else's upload: overwriting it would break the joins its key was given for,
+		// and two writers would take turns forever. It expires with its proxy token.
+		o.certsReason, o.certsProblem = hacpv1.ReasonCertificatesForeign, foreignCertsProblem(&kc)
+		o.spec.UploadCerts = false
+	case kcErr == nil:
+		key := string(o.cpJoin.Data["certificateKey"])
+		// The published key counts only if it opens what kubeadm-certs holds now: an upload
+		// interrupted before its key was published leaves them apart, and then only a new
+		// upload under a new, published key mends it.
+		if exp, err := time.Parse(time.RFC3339, kc.Annotations[annotationCertsExpire]); err == nil && key != "" && joinmaterial.Opens(key, kc.Data) {
+			o.state.Certs = &joinmaterial.CertState{Key: key, Expires: exp}
+		}
+	}
+	return nil
+}
+
+// renewJoinMaterial mints a token and uploads the certificates as plan says, and returns what to
+// publish.
+func (r *HAControlPlaneReconciler) renewJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane, o joinObserved, plan joinmaterial.Plan) (joinPublished, *joinProblem, error) {
+	m := joinPublished{token: plan.Publish}
 	if plan.Mint {
 		t, err := joinmaterial.NewToken(plan.MintExpires)
 		if err != nil {
-			return 0, fmt.Errorf("minting a bootstrap token: %w", err)
+			return m, nil, fmt.Errorf("minting a bootstrap token: %w", err)
 		}
+		desc := fmt.Sprintf("Created by hacp for HAControlPlane %s/%s; rotated automatically", hcp.Namespace, hcp.Name)
 		if err := r.Create(ctx, joinmaterial.TokenSecret(t, desc, tokenLabels(hcp, "join"))); err != nil {
-			return 0, fmt.Errorf("creating bootstrap token: %w", err)
+			return m, nil, fmt.Errorf("creating bootstrap token: %w", err)
 		}
-		pub = &t
+		m.token = &t
 		r.Recorder.Eventf(hcp, nil, corev1.EventTypeNormal, "TokenRotated", "Rotate", "new bootstrap token %s, valid until %s", t.ID, t.Expires.Format(time.RFC3339))
 	}
-	certKey, certsExpire := "", time.Time{}
-	if state.Certs != nil {
-		certKey, certsExpire = state.Certs.Key, state.Certs.Expires
+	if o.state.Certs != nil {
+		m.certKey, m.certsExpire = o.state.Certs.Key, o.state.Certs.Expires
 	}
 	if plan.Upload {
-		certKey, err = r.uploadCerts(ctx, hcp, files, plan.UploadExpires)
-		if err != nil {
-			cond(metav1.ConditionFalse, hacpv1.ReasonUploadFailed, fmt.Sprintf("uploading control-plane certificates: %v", err))
-			return time.Minute, nil
+		var err error
+		if m.certKey, err = r.uploadCerts(ctx, hcp, o.files, plan.UploadExpires); err != nil {
+			return m, &joinProblem{hacpv1.ReasonUploadFailed, fmt.Sprintf("uploading control-plane certificates: %v", err)}, nil
 		}
-		certsExpire = plan.UploadExpires
-		r.Recorder.Eventf(hcp, nil, corev1.EventTypeNormal, "CertificatesUploaded", "Rotate", "control-plane certificates re-uploaded under a new key, valid until %s", certsExpire.Format(time.RFC3339))
+		m.certsExpire = plan.UploadExpires
+		r.Recorder.Eventf(hcp, nil, corev1.EventTypeNormal, "CertificatesUploaded", "Rotate", "control-plane certificates re-uploaded under a new key, valid until %s", m.certsExpire.Format(time.RFC3339))
 	}
-	if !spec.UploadCerts {
-		certKey = ""
+	if !o.spec.UploadCerts {
+		m.certKey = ""
 	}
+	return m, nil, nil
+}
 
-	// Publish: workers' material, then the control-plane material in its own Secret (or none).
+// publishJoinMaterial writes the workers' material, then the control-plane material in its own
+// Secret (or removes a stale one), and deletes the tokens plan retires.
+func (r *HAControlPlaneReconciler) publishJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane, o joinObserved, plan joinmaterial.Plan, m *joinPublished) error {
 	labels := map[string]string{LabelManagedBy: LabelManagedByValue, LabelHAControlPlane: haControlPlaneLabel(hcp)}
+	pub, endpoint := *m.token, hcp.Spec.ControlPlaneEndpoint
 	js := joinSecret(hcp, joinSecretName(hcp), labels, map[string][]byte{
 		"token":             []byte(pub.String()),
-		"caCertHash":        []byte(caHash),
-		"workerJoinCommand": []byte(joinmaterial.WorkerCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash)),
+		"caCertHash":        []byte(o.caHash),
+		"workerJoinCommand": []byte(joinmaterial.WorkerCommand(endpoint, pub, o.caHash)),
 		"expiresAt":         []byte(pub.Expires.UTC().Format(time.RFC3339)),
 	})
 	if err := applyOwned(ctx, r.Client, hcp, js); err != nil {
-		return 0, fmt.Errorf("publishing the join Secret: %w", err)
+		return fmt.Errorf("publishing the join Secret: %w", err)
 	}
-	expires := pub.Expires
-	if certKey != "" {
-		expires = minTime(expires, certsExpire)
+	m.secretName, m.expires = js.Name, pub.Expires
+	if m.certKey != "" {
+		m.expires = minTime(m.expires, m.certsExpire)
 		cps := joinSecret(hcp, controlPlaneJoinSecretName(hcp), labels, map[string][]byte{
-			"certificateKey":          []byte(certKey),
-			"controlPlaneJoinCommand": []byte(joinmaterial.ControlPlaneCommand(hcp.Spec.ControlPlaneEndpoint, *pub, caHash, certKey)),
-			"expiresAt":               []byte(expires.UTC().Format(time.RFC3339)),
+			"certificateKey":          []byte(m.certKey),
+			"controlPlaneJoinCommand": []byte(joinmaterial.ControlPlaneCommand(endpoint, pub, o.caHash, m.certKey)),
+			"expiresAt":               []byte(m.expires.UTC().Format(time.RFC3339)),
 		})
 		if err := applyOwned(ctx, r.Client, hcp, cps); err != nil {
-			return 0, fmt.Errorf("publishing the control-plane join Secret: %w", err)
+			return fmt.Errorf("publishing the control-plane join Secret: %w", err)
 		}
-	} else if cpJoinErr == nil && metav1.IsControlledBy(&cpJoin, hcp) {
+	} else if o.cpJoinFound && metav1.IsControlledBy(&o.cpJoin, hcp) {
 		// No certificate key is kept valid any more: a stale one must not stay published.
+		cpJoin := o.cpJoin
 		if err := r.Delete(ctx, &cpJoin); client.IgnoreNotFound(err) != nil {
-			return 0, fmt.Errorf("deleting the control-plane join Secret %s: %w", cpJoin.Name, err)
+			return fmt.Errorf("deleting the control-plane join Secret %s: %w", cpJoin.Name, err)
 		}
 	}
-	for _, id := range plan.Delete {
+	return r.deleteTokens(ctx, plan.Delete)
+}
+
+func (r *HAControlPlaneReconciler) deleteTokens(ctx context.Context, ids []string) error {
+	for _, id := range ids {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: bootstraputil.BootstrapTokenSecretName(id)}}
 		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
-			return 0, fmt.Errorf("deleting old token %s: %w", id, err)
+			return fmt.Errorf("deleting old token %s: %w", id, err)
 		}
 	}
+	return nil
+}
 
+// joinMaterialReady fills status.joinMaterial and JoinMaterialReady from what was published, and
+// returns how long until the material next needs attention.
+func (r *HAControlPlaneReconciler) joinMaterialReady(hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus, o joinObserved, plan joinmaterial.Plan, m joinPublished) time.Duration {
 	st.JoinMaterial = &hacpv1.JoinMaterialStatus{
-		SecretName:     js.Name,
-		TokenID:        pub.ID,
-		TokenExpiresAt: &metav1.Time{Time: pub.Expires},
+		SecretName:     m.secretName,
+		TokenID:        m.token.ID,
+		TokenExpiresAt: &metav1.Time{Time: m.token.Expires},
 		NextRotationAt: &metav1.Time{Time: plan.Next},
 	}
-	msg := fmt.Sprintf("worker join command in Secret %s/%s, valid until %s", hcp.Namespace, js.Name, pub.Expires.UTC().Format(time.RFC3339))
-	if certKey != "" {
+	msg := fmt.Sprintf("worker join command in Secret %s/%s, valid until %s", hcp.Namespace, m.secretName, m.token.Expires.UTC().Format(time.RFC3339))
+	if m.certKey != "" {
 		st.JoinMaterial.ControlPlaneSecretName = controlPlaneJoinSecretName(hcp)
-		st.JoinMaterial.CertificateKeyExpiresAt = &metav1.Time{Time: certsExpire}
-		msg += fmt.Sprintf("; control-plane join command in Secret %s/%s, valid until %s", hcp.Namespace, controlPlaneJoinSecretName(hcp), expires.UTC().Format(time.RFC3339))
+		st.JoinMaterial.CertificateKeyExpiresAt = &metav1.Time{Time: m.certsExpire}
+		msg += fmt.Sprintf("; control-plane join command in Secret %s/%s, valid until %s", hcp.Namespace, controlPlaneJoinSecretName(hcp), m.expires.UTC().Format(time.RFC3339))
 	}
-	wait := max(plan.Next.Sub(now), time.Second)
-	if certsProblem != "" {
-		if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); certsReason == hacpv1.ReasonCertificatesForeign && (prev == nil || prev.Reason != certsReason) {
-			r.Recorder.Eventf(hcp, nil, corev1.EventTypeWarning, certsReason, "Upload", "%s", certsProblem)
-		}
-		cond(metav1.ConditionTrue, certsReason, msg+"; "+certsProblem)
-		// Look again soon: the other upload expires, or the pki directory appears, without an event.
-		wait = min(wait, 5*time.Minute)
-	} else {
-		cond(metav1.ConditionTrue, hacpv1.ReasonValid, msg)
+	wait := max(plan.Next.Sub(o.now), time.Second)
+	if o.certsProblem == "" {
+		setJoinCondition(st, hcp, metav1.ConditionTrue, hacpv1.ReasonValid, msg)
+		return wait
 	}
-	return wait, nil
+	if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); o.certsReason == hacpv1.ReasonCertificatesForeign && (prev == nil || prev.Reason != o.certsReason) {
+		r.Recorder.Eventf(hcp, nil, corev1.EventTypeWarning, o.certsReason, "Upload", "%s", o.certsProblem)
+	}
+	setJoinCondition(st, hcp, metav1.ConditionTrue, o.certsReason, msg+"; "+o.certsProblem)
+	// Look again soon: the other upload expires, or the pki directory appears, without an event.
+	return min(wait, 5*time.Minute)
 }
 
 // adoptableUpload says whether kubeadm-certs is an upload hacp takes over: written by no
