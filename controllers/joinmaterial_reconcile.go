@@ -76,7 +76,11 @@ func (r *HAControlPlaneReconciler) reconcileJoinMaterial(ctx context.Context, hc
 			if err := r.publishJoinMaterial(ctx, hcp, o, plan, &m); err != nil {
 				return 0, err
 			}
-			return r.joinMaterialReady(hcp, st, o, plan, m), nil
+			wait, event := joinMaterialReady(hcp, st, o, plan, m)
+			if event != nil {
+				recordEvents(r.Recorder, hcp, []objectEvent{*event})
+			}
+			return wait, nil
 		}
 	}
 	setJoinCondition(st, hcp, metav1.ConditionFalse, problem.reason, problem.message)
@@ -267,8 +271,9 @@ func (r *HAControlPlaneReconciler) deleteTokens(ctx context.Context, ids []strin
 }
 
 // joinMaterialReady fills status.joinMaterial and JoinMaterialReady from what was published, and
-// returns how long until the material next needs attention.
-func (r *HAControlPlaneReconciler) joinMaterialReady(hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus, o joinObserved, plan joinmaterial.Plan, m joinPublished) time.Duration {
+// returns how long until the material next needs attention, and an event when another's
+// certificate upload newly keeps hacp from publishing a certificate key.
+func joinMaterialReady(hcp *hacpv1.HAControlPlane, st *hacpv1.HAControlPlaneStatus, o joinObserved, plan joinmaterial.Plan, m joinPublished) (time.Duration, *objectEvent) {
 	st.JoinMaterial = &hacpv1.JoinMaterialStatus{
 		SecretName:     m.secretName,
 		TokenID:        m.token.ID,
@@ -284,14 +289,15 @@ func (r *HAControlPlaneReconciler) joinMaterialReady(hcp *hacpv1.HAControlPlane,
 	wait := max(plan.Next.Sub(o.now), time.Second)
 	if o.certsProblem == "" {
 		setJoinCondition(st, hcp, metav1.ConditionTrue, hacpv1.ReasonValid, msg)
-		return wait
+		return wait, nil
 	}
+	var event *objectEvent
 	if prev := meta.FindStatusCondition(hcp.Status.Conditions, hacpv1.ConditionJoinMaterialReady); o.certsReason == hacpv1.ReasonCertificatesForeign && (prev == nil || prev.Reason != o.certsReason) {
-		r.Recorder.Eventf(hcp, nil, corev1.EventTypeWarning, o.certsReason, "Upload", "%s", o.certsProblem)
+		event = &objectEvent{typ: corev1.EventTypeWarning, reason: o.certsReason, action: "Upload", message: o.certsProblem}
 	}
 	setJoinCondition(st, hcp, metav1.ConditionTrue, o.certsReason, msg+"; "+o.certsProblem)
 	// Look again soon: the other upload expires, or the pki directory appears, without an event.
-	return min(wait, 5*time.Minute)
+	return min(wait, 5*time.Minute), event
 }
 
 // adoptableUpload says whether kubeadm-certs is an upload hacp takes over: written by no

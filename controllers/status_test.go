@@ -14,6 +14,7 @@ import (
 	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/etcdprobe"
+	"hacp.dev/hacp/internal/joinmaterial"
 	"hacp.dev/hacp/internal/keepalived"
 	"hacp.dev/hacp/internal/quorum"
 	"hacp.dev/hacp/test/builders"
@@ -264,6 +265,53 @@ func TestCertificatesCondition(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, _, c := certificatesStatus(6, now, hacpv1.CertificatesSpec{}, tc.obs)
 			tc.want.check(t, &c)
+		})
+	}
+}
+
+func TestJoinMaterialReadyCondition(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	token := &joinmaterial.Token{ID: "abcdef", Secret: "0123456789abcdef", Expires: now.Add(24 * time.Hour)}
+	plan := joinmaterial.Plan{Publish: token, Next: now.Add(22 * time.Hour)}
+	workers := joinPublished{token: token, secretName: "kubernetes-join", expires: token.Expires}
+	withKey := workers
+	withKey.certKey, withKey.certsExpire, withKey.expires = "key", now.Add(2*time.Hour), now.Add(2*time.Hour)
+	foreign := joinObserved{now: now, certsReason: hacpv1.ReasonCertificatesForeign, certsProblem: "kube-system/kubeadm-certs was uploaded by someone else"}
+	hcp := func(prevReason string) *hacpv1.HAControlPlane {
+		h := builders.HAControlPlane("kubernetes", "192.168.1.8:6443").Obj()
+		if prevReason != "" {
+			h.Status.Conditions = []metav1.Condition{{Type: hacpv1.ConditionJoinMaterialReady, Status: metav1.ConditionTrue, Reason: prevReason}}
+		}
+		return h
+	}
+	for name, tc := range map[string]struct {
+		hcp   *hacpv1.HAControlPlane
+		o     joinObserved
+		m     joinPublished
+		want  wantCondition
+		wait  time.Duration
+		event string
+	}{
+		"workers' command only": {hcp(""), joinObserved{now: now}, workers,
+			wantCondition{metav1.ConditionTrue, hacpv1.ReasonValid, "worker join command in Secret kube-system/kubernetes-join, valid until 2026-12-01T12:00:00Z"}, 22 * time.Hour, ""},
+		"with the control-plane command": {hcp(""), joinObserved{now: now}, withKey,
+			wantCondition{metav1.ConditionTrue, hacpv1.ReasonValid, "control-plane join command in Secret kube-system/kubernetes-join-control-plane, valid until 2026-11-30T14:00:00Z"}, 22 * time.Hour, ""},
+		"no certificate key: the pki directory is not mounted": {hcp(""), joinObserved{now: now, certsReason: hacpv1.ReasonTokensOnly, certsProblem: "certificate key unavailable"}, workers,
+			wantCondition{metav1.ConditionTrue, hacpv1.ReasonTokensOnly, "; certificate key unavailable"}, 5 * time.Minute, ""},
+		"someone else's upload, newly":   {hcp(hacpv1.ReasonValid), foreign, workers, wantCondition{metav1.ConditionTrue, hacpv1.ReasonCertificatesForeign, "uploaded by someone else"}, 5 * time.Minute, hacpv1.ReasonCertificatesForeign},
+		"someone else's upload, already": {hcp(hacpv1.ReasonCertificatesForeign), foreign, workers, wantCondition{metav1.ConditionTrue, hacpv1.ReasonCertificatesForeign, ""}, 5 * time.Minute, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var st hacpv1.HAControlPlaneStatus
+			wait, event := joinMaterialReady(tc.hcp, &st, tc.o, plan, tc.m)
+			tc.want.check(t, meta.FindStatusCondition(st.Conditions, hacpv1.ConditionJoinMaterialReady))
+			gotEvent := ""
+			if event != nil {
+				gotEvent = event.reason
+			}
+			if wait != tc.wait || gotEvent != tc.event || st.JoinMaterial == nil || st.JoinMaterial.TokenID != "abcdef" {
+				t.Fatalf("wait %s, event %q, joinMaterial %+v; want %s, %q", wait, gotEvent, st.JoinMaterial, tc.wait, tc.event)
+			}
 		})
 	}
 }
