@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -62,8 +61,7 @@ var _ = Describe("HAControlPlane certificate expiry", func() {
 		DeferCleanup(func() { _ = k8sClient.Delete(ctx, h) })
 		Eventually(func(g Gomega) {
 			got := getHCP(g, h)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionCertificatesValid)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionCertificatesValid)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonExpiringSoon))
 			g.Expect(c.Message).To(ContainSubstring("etcd-server on " + h1 + " expires on " + etcdExpiry.Format(time.RFC3339)))
@@ -94,8 +92,7 @@ var _ = Describe("HAControlPlane certificate expiry", func() {
 		fakeClock.Step(2 * time.Second) // past the suite's certificate period: read again
 		Eventually(func(g Gomega) {
 			got := getHCP(g, h)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionCertificatesValid)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionCertificatesValid)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
 			g.Expect(c.Message).To(ContainSubstring("some could not be read"))
 			g.Expect(got.Status.EarliestCertificateExpiry.Time.Equal(now.Add(200 * day))).To(BeTrue())

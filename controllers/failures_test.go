@@ -5,7 +5,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -53,8 +52,7 @@ var _ = Describe("Failures reach status", func() {
 		Expect(k8sClient.Create(ctx, vg)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, vg)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonApplyFailed))
 			g.Expect(c.Message).To(ContainSubstring("applying the DaemonSet vip-keepalived"))

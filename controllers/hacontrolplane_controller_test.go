@@ -85,8 +85,7 @@ func expectQuorum(g Gomega, h *hacpv1.HAControlPlane, reason string, voters, hea
 	got := getHCP(g, h)
 	g.Expect(got.Status.Quorum).NotTo(BeNil())
 	g.Expect(*got.Status.Quorum).To(Equal(hacpv1.QuorumStatus{Voters: voters, Healthy: healthy, Quorum: voters/2 + 1, FailureTolerance: tolerance}))
-	c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionQuorumHealthy)
-	g.Expect(c).NotTo(BeNil())
+	c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionQuorumHealthy)
 	g.Expect(c.Reason).To(Equal(reason), c.Message)
 	g.Expect(c.ObservedGeneration).To(Equal(got.Generation))
 	return got

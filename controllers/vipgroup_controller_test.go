@@ -99,6 +99,23 @@ func peersOf(g Gomega, text []byte) []string {
 	return out
 }
 
+// conditionOf is the condition of type typ in conds; it fails g when there is none.
+func conditionOf(g Gomega, conds []metav1.Condition, typ string) *metav1.Condition {
+	c := meta.FindStatusCondition(conds, typ)
+	g.Expect(c).NotTo(BeNil(), "no %s condition", typ)
+	return c
+}
+
+// nodeStatusOf is node's entry in st.nodes, nil when there is none.
+func nodeStatusOf(st hacpv1.VIPGroupStatus, node string) *hacpv1.VIPGroupNodeStatus {
+	for i := range st.Nodes {
+		if st.Nodes[i].Name == node {
+			return &st.Nodes[i]
+		}
+	}
+	return nil
+}
+
 // twoNodeGroup makes Nodes h1 and h2 (addresses 198.51.100.first and next), a VIPGroup on them,
 // and waits for both configs; it returns their hashes by node name.
 func twoNodeGroup(vrid int32, first int, vip string) (*testCluster, *hacpv1.VIPGroup, map[string]string) {
@@ -309,8 +326,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 			}).Should(Succeed())
 			Eventually(func(g Gomega) {
 				got := getVIPGroup(g, vg)
-				c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionConfigValid)
-				g.Expect(c).NotTo(BeNil())
+				c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionConfigValid)
 				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 				g.Expect(c.ObservedGeneration).To(Equal(got.Generation))
 				g.Expect(c.Message).To(ContainSubstring(bad.msg))
@@ -356,8 +372,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, second)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionConflict)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionConflict)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Message).To(ContainSubstring("VIPGroup " + tc.ns + "/first"))
 		}).Should(Succeed())
@@ -390,13 +405,11 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, second)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionConflict)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionConflict)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonVIPConflict))
 			g.Expect(c.Message).To(ContainSubstring("virtual IP 198.51.100.150 is already claimed by VIPGroup " + tc.ns + "/first"))
-			r := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(r).NotTo(BeNil())
+			r := conditionOf(g, got.Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(r.Reason).To(Equal(hacpv1.ReasonVIPConflict))
 		}).Should(Succeed())
 		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: tc.ns, Name: "second-keepalived"}, &corev1.Secret{})).NotTo(Succeed(), "the newer group renders nothing")
@@ -452,8 +465,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, vg)
 			g.Expect(got.Status.Nodes).To(HaveLen(3))
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonNodesPending))
 			hashes = map[string]string{}
 			for name, text := range configSecret(g, vg).Data {
@@ -479,17 +491,13 @@ var _ = Describe("VIPGroup reconciler", func() {
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, vg)
 			g.Expect(got.Status.Master).To(Equal(tc.nodeName("h2")))
-			states := map[string]hacpv1.VRRPState{}
-			for _, n := range got.Status.Nodes {
-				states[n.Name] = n.State
-			}
-			g.Expect(states[tc.nodeName("h1")]).To(Equal(hacpv1.VRRPStateFault))
+			g.Expect(nodeStatusOf(got.Status, tc.nodeName("h1"))).To(HaveField("State", hacpv1.VRRPStateFault))
 		}).Should(Succeed())
 
 		By("two masters at once is reported, not hidden")
 		reportAgent(vg, tc.nodeName("h3"), "MASTER", hashes[tc.nodeName("h3")])
 		Eventually(func(g Gomega) {
-			c := meta.FindStatusCondition(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
+			c := conditionOf(g, getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonMultipleMasters))
 			g.Expect(c.Message).To(ContainSubstring("2 nodes claim MASTER"))
 		}).Should(Succeed())
@@ -507,20 +515,13 @@ var _ = Describe("VIPGroup reconciler", func() {
 		setNodeReady(h1, false)
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, vg)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
 			g.Expect(c.Message).To(ContainSubstring("not heard from (node not Ready, reports not counted): " + h1))
 			g.Expect(got.Status.Master).To(Equal(h2))
-			var gone *hacpv1.VIPGroupNodeStatus
-			for i := range got.Status.Nodes {
-				if got.Status.Nodes[i].Name == h1 {
-					gone = &got.Status.Nodes[i]
-				}
-			}
-			g.Expect(gone).NotTo(BeNil())
-			g.Expect(gone.State).To(Equal(hacpv1.VRRPStateUnknown))
-			g.Expect(gone.Message).To(ContainSubstring("its agent's last report is not counted (it said MASTER)"))
+			g.Expect(nodeStatusOf(got.Status, h1)).To(SatisfyAll(
+				HaveField("State", hacpv1.VRRPStateUnknown),
+				HaveField("Message", ContainSubstring("its agent's last report is not counted (it said MASTER)"))))
 		}).Should(Succeed())
 	})
 
@@ -534,8 +535,7 @@ var _ = Describe("VIPGroup reconciler", func() {
 
 		By("both agents alive and both claiming MASTER: a split brain, whatever the claims' ages")
 		splitBrain := func(g Gomega) {
-			c := meta.FindStatusCondition(getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, getVIPGroup(g, vg).Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Reason).To(Equal(hacpv1.ReasonSplitBrain), c.Message)
 		}
 		Eventually(splitBrain).Should(Succeed())
@@ -546,17 +546,13 @@ var _ = Describe("VIPGroup reconciler", func() {
 		lost := time.Now()
 		Eventually(func(g Gomega) {
 			got := getVIPGroup(g, vg)
-			c := meta.FindStatusCondition(got.Status.Conditions, hacpv1.ConditionReady)
-			g.Expect(c).NotTo(BeNil())
+			c := conditionOf(g, got.Status.Conditions, hacpv1.ConditionReady)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
 			g.Expect(got.Status.Master).To(Equal(h2))
-			for _, n := range got.Status.Nodes {
-				if n.Name == h1 {
-					g.Expect(n.Unheard).To(BeTrue())
-					g.Expect(n.State).To(Equal(hacpv1.VRRPStateUnknown))
-					g.Expect(n.Message).To(ContainSubstring("its agent has not reported for"))
-				}
-			}
+			g.Expect(nodeStatusOf(got.Status, h1)).To(SatisfyAll(
+				HaveField("Unheard", true),
+				HaveField("State", hacpv1.VRRPStateUnknown),
+				HaveField("Message", ContainSubstring("its agent has not reported for"))))
 		}, StaleAfter+10*time.Second, 250*time.Millisecond).Should(Succeed())
 		GinkgoWriter.Printf("h1's silent MASTER report stopped counting %s after its last heartbeat\n", time.Since(lost).Round(100*time.Millisecond))
 	})
