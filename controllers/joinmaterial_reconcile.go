@@ -144,6 +144,16 @@ func (r *HAControlPlaneReconciler) observeJoinMaterial(ctx context.Context, hcp 
 			}
 		}
 	}
+	// The token the join Secret names now: superseded tokens it no longer names are retired
+	// before a new one is minted.
+	var join corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: joinSecretName(hcp)}, &join); err == nil {
+		if id, _, ok := strings.Cut(string(join.Data["token"]), "."); ok {
+			o.state.Published = id
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return o, nil, fmt.Errorf("reading the join Secret %s: %w", joinSecretName(hcp), err)
+	}
 	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: hcp.Namespace, Name: controlPlaneJoinSecretName(hcp)}, &o.cpJoin)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return o, nil, fmt.Errorf("reading the join Secret %s: %w", controlPlaneJoinSecretName(hcp), err)
@@ -196,6 +206,9 @@ func (r *HAControlPlaneReconciler) observeCertUpload(ctx context.Context, hcp *h
 // publish.
 func (r *HAControlPlaneReconciler) renewJoinMaterial(ctx context.Context, hcp *hacpv1.HAControlPlane, o joinObserved, plan joinmaterial.Plan) (joinPublished, *joinProblem, error) {
 	m := joinPublished{token: plan.Publish}
+	if err := r.deleteTokens(ctx, plan.Retire); err != nil {
+		return m, nil, err
+	}
 	if plan.Mint {
 		t, err := joinmaterial.NewToken(plan.MintExpires)
 		if err != nil {

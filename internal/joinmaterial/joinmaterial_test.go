@@ -187,10 +187,12 @@ type world struct {
 	pubKey    string
 }
 
-// reconcile runs one decision and applies it in the reconciler's order (mint, upload, publish,
-// delete), stopping after crashAfter writes (<0: no crash). As the reconciler does, it reads the
-// certificate key from the published Secret and trusts it only if it opens kubeadm-certs. It
-// returns the plan's next decision time.
+// reconcile runs one decision and applies it in the reconciler's order (retire, mint, upload,
+// publish, delete), stopping after crashAfter writes (<0: no crash), and checks what a reader of
+// the API would see after every write (not only once the reconcile is over: the soak found three
+// live tokens between a mint and its delete). As the reconciler does, it reads the certificate key
+// from the published Secret and trusts it only if it opens kubeadm-certs. It returns the plan's
+// next decision time.
 func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int) (time.Time, bool) {
 	if w.certsData != nil && !w.certsExp.After(now) {
 		w.certsData = nil // the proxy token expired: the garbage collector removes kubeadm-certs
@@ -202,11 +204,23 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 	if w.pubKey != "" && Opens(w.pubKey, w.certsData) {
 		st.Certs = &CertState{Key: w.pubKey, Expires: w.certsExp}
 	}
+	if w.published != nil {
+		st.Published = w.published.ID
+	}
 	p := Decide(st, now, spec)
 	writes := 0
 	crash := func() bool {
+		if writes > 0 {
+			w.check(t, now, spec, fmt.Sprintf("after write %d", writes))
+		}
 		writes++
 		return crashAfter >= 0 && writes > crashAfter
+	}
+	for _, id := range p.Retire {
+		if crash() {
+			return time.Time{}, true
+		}
+		delete(w.tokens, id)
 	}
 	pub := p.Publish
 	if p.Mint {
@@ -224,10 +238,12 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 	if st.Certs != nil {
 		key = st.Certs.Key
 	}
+	uploaded := false
 	if p.Upload {
 		if crash() {
 			return time.Time{}, true
 		}
+		uploaded = true
 		key, _ = NewCertificateKey()
 		enc, err := Encrypt(key, []byte("contents of ca.key"))
 		if err != nil {
@@ -235,7 +251,14 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 		}
 		w.certsData, w.certsExp = map[string][]byte{"ca.key": enc}, p.UploadExpires
 	}
-	if crash() {
+	if uploaded {
+		// kubeadm-certs is re-encrypted under a key not published yet: the one moment the
+		// published key does not open it (two objects, two writes). It is not checked.
+		writes++
+		if crashAfter >= 0 && writes > crashAfter {
+			return time.Time{}, true
+		}
+	} else if crash() {
 		return time.Time{}, true
 	}
 	w.published = pub
@@ -248,7 +271,32 @@ func (w *world) reconcile(t *testing.T, now time.Time, spec Spec, crashAfter int
 		}
 		delete(w.tokens, id)
 	}
+	w.check(t, now, spec, "after the reconcile")
 	return p.Next, false
+}
+
+// check fails when a reader would see more than two live hacp tokens, no valid published token,
+// or a published certificate key that does not open a live kubeadm-certs.
+func (w *world) check(t *testing.T, now time.Time, spec Spec, when string) {
+	t.Helper()
+	live := 0
+	for _, tok := range w.tokens {
+		if tok.Expires.After(now) {
+			live++
+		}
+	}
+	if live > 2 {
+		t.Fatalf("%s %s: %d live hacp tokens", now.Format(time.RFC3339), when, live)
+	}
+	if w.published == nil {
+		return // before the first publication
+	}
+	if tok, ok := w.tokens[w.published.ID]; !ok || !tok.Expires.After(now) {
+		t.Fatalf("%s %s: the published token %s is gone or expired (%v)", now.Format(time.RFC3339), when, w.published.ID, tok.Expires)
+	}
+	if spec.UploadCerts && w.pubKey != "" && (w.certsData == nil || !w.certsExp.After(now) || !opensLikeKubeadm(w.pubKey, w.certsData["ca.key"])) {
+		t.Fatalf("%s %s: the published certificate key does not open a live kubeadm-certs", now.Format(time.RFC3339), when)
+	}
 }
 
 // opensLikeKubeadm decrypts blob as kubeadm join does (12-byte nonce || AES-256-GCM), without
@@ -275,6 +323,9 @@ func TestRotationKeepsAValidCommandFor72Hours(t *testing.T) {
 		{TokenTTL: 24 * time.Hour, RotateBefore: 2 * time.Hour, UploadCerts: true, CertKeyTTL: 2 * time.Hour},
 		{TokenTTL: 30 * time.Minute, RotateBefore: 10 * time.Minute, UploadCerts: true, CertKeyTTL: 20 * time.Minute},
 		{TokenTTL: 10 * time.Minute, RotateBefore: time.Minute, UploadCerts: false},
+		// The soak's: a new token every minute while each lives ten, so two are always live
+		// when the next is minted.
+		{TokenTTL: 10 * time.Minute, RotateBefore: 9 * time.Minute, UploadCerts: true, CertKeyTTL: 10 * time.Minute},
 	} {
 		t.Run(fmt.Sprintf("ttl=%s,lead=%s,certs=%v", spec.TokenTTL, spec.RotateBefore, spec.UploadCerts), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(spec.TokenTTL)))

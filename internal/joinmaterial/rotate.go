@@ -24,11 +24,19 @@ type CertState struct {
 type State struct {
 	Tokens []Token
 	Certs  *CertState
+	// Published is the ID of the token the join Secret names now ("" if none).
+	Published string
 }
 
-// Plan is what to do now, in this order: mint, upload, publish, delete. Each step leaves a
-// valid published command behind, so a crash between any two steps is harmless.
+// Plan is what to do now, in this order: retire, mint, upload, publish, delete. Each step but
+// the upload leaves a valid published command behind, so a crash between them is harmless; the
+// upload re-encrypts kubeadm-certs under a key the next step publishes, and a manager that dies
+// between the two leaves that to the next (the published key no longer opens kubeadm-certs, so
+// it is not trusted, and a new upload under a new key follows at once).
 type Plan struct {
+	// Retire are live tokens to remove before minting, so that never more than two live:
+	// superseded ones the join Secret no longer names.
+	Retire []string
 	// Mint asks for a new token expiring at MintExpires.
 	Mint        bool
 	MintExpires time.Time
@@ -37,7 +45,8 @@ type Plan struct {
 	UploadExpires time.Time
 	// Publish is the token to put in the join Secret (the newest live one; after Mint, the new one).
 	Publish *Token
-	// Delete are token IDs to remove: expired ones, and live ones beyond the newest two.
+	// Delete are token IDs to remove after publishing: expired ones, and live ones beyond the
+	// newest two that the join Secret still named.
 	Delete []string
 	// Next is when to decide again.
 	Next time.Time
@@ -60,20 +69,29 @@ func Decide(st State, now time.Time, spec Spec) Plan {
 		}
 	}
 	SortTokens(live)
+	// drop removes the oldest live token: before minting if the join Secret no longer names it,
+	// else only once the new one is published.
+	drop := func() {
+		old := live[len(live)-1]
+		if old.ID == st.Published {
+			p.Delete = append(p.Delete, old.ID)
+		} else {
+			p.Retire = append(p.Retire, old.ID)
+		}
+		live = live[:len(live)-1]
+	}
 	// Never more than two: the newest and its predecessor, which may still be in use by a join
 	// that started before rotation.
 	for len(live) > 2 {
-		p.Delete = append(p.Delete, live[len(live)-1].ID)
-		live = live[:len(live)-1]
+		drop()
 	}
 	if len(live) == 0 || !live[0].Expires.After(now.Add(spec.RotateBefore)) {
 		p.Mint = true
 		p.MintExpires = now.Add(spec.TokenTTL).UTC().Truncate(time.Second)
-		// Minting makes a third live token if two already are: drop the older now, after the
-		// new one is published (Delete runs last).
+		// Minting would make a third live token if two already are: the older goes first
+		// (found by the soak, which saw three live tokens between a mint and its delete).
 		if len(live) == 2 {
-			p.Delete = append(p.Delete, live[1].ID)
-			live = live[:1]
+			drop()
 		}
 	} else {
 		newest := live[0]

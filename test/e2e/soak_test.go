@@ -52,7 +52,10 @@ const (
 	holderPeriod = 10 * time.Millisecond
 	// leaderless is how long a killed leader leaves the managers without one: its lease
 	// (10 s) plus a retry (2 s).
-	leaderless   = 12 * time.Second
+	leaderless = 12 * time.Second
+	// keyRotation is how long a rotation's two writes (kubeadm-certs, then the join Secret) may
+	// take on a loaded machine.
+	keyRotation  = time.Second
 	statusPeriod = 250 * time.Millisecond
 )
 
@@ -163,6 +166,13 @@ type soak struct {
 	configTest  map[[32]byte]bool
 	// extraKeepalived: the host had more than one keepalived main process at the last sample.
 	extraKeepalived map[string]bool
+	// keyBadSince: since when the published certificate key keyBad has not opened kubeadm-certs
+	// (zero: it opens); keyReported: that was reported. Used by watchObjects only.
+	keyBadSince time.Time
+	keyBad      string
+	keyReported bool
+	// configChanged: when each host's running config last changed (seen by watchObjects).
+	configChanged map[string]time.Time
 	// keepalivedSince: when the host's keepalived was first seen serving (zero: not running).
 	keepalivedSince map[string]time.Time
 }
@@ -203,7 +213,7 @@ func TestSoak(t *testing.T) {
 	s := &soak{
 		t: t, e: e, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		hosts: map[string]*hostState{}, checks: map[string]int{}, injected: map[faultKind]int{},
-		configured: map[string]bool{}, configTest: map[[32]byte]bool{}, extraKeepalived: map[string]bool{}, keepalivedSince: map[string]time.Time{},
+		configured: map[string]bool{}, configTest: map[[32]byte]bool{}, extraKeepalived: map[string]bool{}, keepalivedSince: map[string]time.Time{}, configChanged: map[string]time.Time{},
 	}
 	s.setUp()
 	s.start = time.Now()
@@ -670,10 +680,18 @@ func (s *soak) badSpec(p planned) {
 	}[p.bad]
 	s.logf("VIPGroup: bad spec (%s) for %s", bad.what, p.duration)
 	var gen int64
-	s.must(s.updateVIPGroup(func(vg *hacpv1.VIPGroup) {
+	err := s.updateVIPGroup(func(vg *hacpv1.VIPGroup) {
 		bad.f(vg)
 		gen = vg.Generation + 1
-	}))
+	})
+	if apierrors.IsInvalid(err) {
+		// The earliest refusal there is (a password with VRRPv3 is a CEL rule): nothing reached
+		// the manager, so nothing that runs can have changed.
+		s.check(invBadSpec)
+		s.logf("VIPGroup: the bad spec was refused by the API server: %v", err)
+		return
+	}
+	s.must(err)
 	s.mu.Lock()
 	s.badWindow = &badSpecWindow{gen: gen, from: time.Now()}
 	s.mu.Unlock()
@@ -740,7 +758,9 @@ func (s *soak) healthyFrom(now time.Time, cur variant) time.Time {
 			continue
 		}
 		since := st.linkSince
-		for _, t := range []time.Time{ka.Add(-statusPeriod), st.readySince.Add(rise), st.nodeSince} {
+		// A host counts from its last config change: a reload (new peers, a new profile)
+		// re-reads the instance, and the bound is not meant to cover its re-election.
+		for _, t := range []time.Time{ka.Add(-statusPeriod), s.configChanged[name].Add(-statusPeriod), st.readySince.Add(rise), st.nodeSince} {
 			if t.After(since) {
 				since = t
 			}
@@ -878,6 +898,7 @@ func (s *soak) watchObjects(stop chan struct{}) {
 	tick := time.NewTicker(statusPeriod)
 	defer tick.Stop()
 	joinSeen := false
+	lastFiles := map[string][32]byte{}
 	for {
 		select {
 		case <-stop:
@@ -904,6 +925,10 @@ func (s *soak) watchObjects(stop chan struct{}) {
 		for name := range s.hosts {
 			want, ok := cfg.Data[name]
 			s.configured[name] = ok && bytes.Equal(want, running[name])
+			if prev, seen := lastFiles[name]; !seen || prev != files[name] {
+				s.configChanged[name] = time.Now()
+			}
+			lastFiles[name] = files[name]
 		}
 		s.mu.Unlock()
 		s.checkRunningConfigs(running)
@@ -1048,7 +1073,9 @@ func (s *soak) checkJoin(ctx context.Context, seen bool) bool {
 			if err := s.e.Client.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "kubeadm-certs"}, &certs); err != nil {
 				s.violate(invJoin, "kubeadm-certs: %v", err)
 			} else if !joinmaterial.Opens(m[3], certs.Data) {
-				s.violate(invJoin, "the certificate key does not open kubeadm-certs")
+				s.keyMismatch(m[3])
+			} else {
+				s.keyBadSince = time.Time{}
 			}
 		}
 	}
@@ -1066,6 +1093,30 @@ func (s *soak) checkJoin(ctx context.Context, seen bool) bool {
 		}
 	}
 	return true
+}
+
+// keyMismatch judges a published certificate key that does not open kubeadm-certs. kubeadm-certs
+// and the join Secret are two objects: a key rotation re-encrypts the first, then publishes the
+// key in the second, back to back. A reader between the two writes sees the old key for a moment
+// (allowed: keyRotation); a leader that dies between them leaves it to the next leader
+// (allowed while leaderless after a kill).
+func (s *soak) keyMismatch(key string) {
+	now := time.Now()
+	if s.keyBadSince.IsZero() || s.keyBad != key {
+		s.keyBadSince, s.keyBad, s.keyReported = now, key, false
+	}
+	allowed := keyRotation
+	s.mu.Lock()
+	for _, k := range s.leaderKills {
+		if k.Add(leaderless).After(s.keyBadSince) && !k.After(now) {
+			allowed = leaderless + keyRotation
+		}
+	}
+	s.mu.Unlock()
+	if d := now.Sub(s.keyBadSince); d > allowed && !s.keyReported {
+		s.violate(invJoin, "the published certificate key has not opened kubeadm-certs for %s (allowed %s)", d, allowed)
+		s.keyReported = true
+	}
 }
 
 // redact keeps a join command's shape without its secrets, for messages.
