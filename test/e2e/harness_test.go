@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,6 +202,8 @@ type Manager struct {
 	elected <-chan struct{}
 	cancel  context.CancelFunc
 	done    chan error
+	stop    sync.Once
+	stopped atomic.Bool
 }
 
 // Leading reports whether the manager holds the leader lease (always, without leader election).
@@ -216,15 +219,15 @@ func (m *Manager) Leading() bool {
 // Stop ends the manager. With leader election the lease is not released, as when the process is
 // killed: another replica takes over only once the lease expires.
 func (m *Manager) Stop() {
-	if m.cancel != nil {
+	m.stop.Do(func() {
+		m.stopped.Store(true)
 		m.cancel()
 		<-m.done
-		m.cancel = nil
-	}
+	})
 }
 
-// Stopped reports whether Stop has ended the manager.
-func (m *Manager) Stopped() bool { return m.cancel == nil }
+// Stopped reports whether Stop was called.
+func (m *Manager) Stopped() bool { return m.stopped.Load() }
 
 // StartManager runs the real reconcilers in-process, as one replica of config/manager. With
 // leaderElect it competes for the lease with the deployment's timing (config/manager: 10 s lease,

@@ -1,12 +1,14 @@
 package netlab
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -17,109 +19,157 @@ import (
 // without forking `ip`: a dump costs tens of microseconds, so several hosts can be sampled every
 // 10 ms on two cores without the sampling itself loading the machine it measures.
 type Prober struct {
-	req  chan struct{}
-	resp chan probeAnswer
+	mu    sync.Mutex
+	fd    int
+	index int
+	seq   uint32
 }
 
-type probeAnswer struct {
-	addrs []netip.Addr
-	err   error
-}
-
-// Prober starts a goroutine locked to an OS thread that has entered h's network namespace. It
-// stops when the lab is torn down (the thread then exits, as a locked thread does).
+// Prober opens a netlink socket in h's network namespace: a thread enters the namespace just long
+// enough to create the socket (which stays bound to it) and to look eth0 up, then returns to its
+// own. A thread left in the host's namespace would make the test process one of the host's
+// processes, and the lab's teardown kills those (`ip netns pids`). The socket closes with the
+// lab.
 func (h *Host) Prober() (*Prober, error) {
-	p := &Prober{req: make(chan struct{}), resp: make(chan probeAnswer)}
-	ready := make(chan error, 1)
-	stop := make(chan struct{})
-	h.lab.t.Cleanup(func() { close(stop) })
-	go func() {
-		// Never unlocked: the thread's namespace differs from the process's, so it must die
-		// with the goroutine rather than go back to the scheduler's pool.
-		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + h.NS)
+	p := &Prober{}
+	err := h.inNamespace(func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 		if err != nil {
-			ready <- err
-			return
+			return err
 		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		_ = f.Close()
-		if err != nil {
-			ready <- fmt.Errorf("entering %s: %w", h.NS, err)
-			return
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			_ = unix.Close(fd)
+			return err
 		}
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
-			ready <- fmt.Errorf("%s: %w", h.NS, err)
-			return
+			_ = unix.Close(fd)
+			return err
 		}
-		ready <- nil
-		for {
-			select {
-			case <-stop:
-				return
-			case <-p.req:
-				addrs, err := dumpAddrs(ifi.Index)
-				p.resp <- probeAnswer{addrs, err}
-			}
-		}
-	}()
-	if err := <-ready; err != nil {
-		return nil, err
+		p.fd, p.index = fd, ifi.Index
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", h.NS, err)
 	}
+	h.lab.t.Cleanup(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		_ = unix.Close(p.fd)
+		p.fd = -1
+	})
 	return p, nil
 }
 
-// Addrs lists the IPv4 addresses on the host's eth0.
-func (p *Prober) Addrs() ([]netip.Addr, error) {
-	p.req <- struct{}{}
-	a := <-p.resp
-	return a.addrs, a.err
+// inNamespace runs f on a locked thread inside h's network namespace and brings the thread back.
+// If it cannot come back, the thread stays locked and dies with its goroutine.
+func (h *Host) inNamespace(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer own.Close()
+		target, err := os.Open("/var/run/netns/" + h.NS)
+		if err != nil {
+			errc <- err
+			runtime.UnlockOSThread()
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			runtime.UnlockOSThread()
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("returning from %s: %w", h.NS, err)
+			return // still locked: the thread exits with this goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }
 
-// dumpAddrs asks the kernel (RTM_GETADDR dump, in the calling thread's namespace) for the IPv4
-// addresses of interface index.
-func dumpAddrs(index int) ([]netip.Addr, error) {
-	rib, err := syscall.NetlinkRIB(syscall.RTM_GETADDR, syscall.AF_INET)
-	if err != nil {
-		return nil, err
+// Addrs lists the IPv4 addresses on the host's eth0 (RTM_GETADDR dump).
+func (p *Prober) Addrs() ([]netip.Addr, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fd < 0 {
+		return nil, errors.New("netlab: prober closed")
 	}
-	msgs, err := syscall.ParseNetlinkMessage(rib)
-	if err != nil {
+	p.seq++
+	req := make([]byte, unix.NLMSG_HDRLEN+unix.SizeofRtGenmsg)
+	*(*unix.NlMsghdr)(unsafe.Pointer(&req[0])) = unix.NlMsghdr{
+		Len: uint32(len(req)), Type: unix.RTM_GETADDR, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP, Seq: p.seq,
+	}
+	req[unix.NLMSG_HDRLEN] = unix.AF_INET
+	if err := unix.Sendto(p.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, err
 	}
 	var out []netip.Addr
-	for _, m := range msgs {
-		if m.Header.Type != syscall.RTM_NEWADDR || len(m.Data) < syscall.SizeofIfAddrmsg {
-			continue
-		}
-		ifa := (*syscall.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
-		if int(ifa.Index) != index {
-			continue
-		}
-		attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(p.fd, buf, 0)
 		if err != nil {
 			return nil, err
 		}
-		// IFA_LOCAL is the address itself; IFA_ADDRESS is the peer's on point-to-point links
-		// and the same address elsewhere, so it counts only when IFA_LOCAL is absent.
-		var local, addr []byte
-		for _, a := range attrs {
-			switch a.Attr.Type {
-			case syscall.IFA_LOCAL:
-				local = a.Value
-			case syscall.IFA_ADDRESS:
-				addr = a.Value
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != p.seq {
+				continue // an answer to an earlier, abandoned request
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				return nil, errors.New("netlink: RTM_GETADDR failed")
+			case unix.RTM_NEWADDR:
+				if a, ok := addrOf(m, p.index); ok {
+					out = append(out, a)
+				}
 			}
 		}
-		if local == nil {
-			local = addr
-		}
-		if ip, ok := netip.AddrFromSlice(local); ok {
-			out = append(out, ip.Unmap())
+	}
+}
+
+// addrOf is the address of an RTM_NEWADDR message for interface index.
+func addrOf(m syscall.NetlinkMessage, index int) (netip.Addr, bool) {
+	if len(m.Data) < syscall.SizeofIfAddrmsg {
+		return netip.Addr{}, false
+	}
+	ifa := (*syscall.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+	if int(ifa.Index) != index {
+		return netip.Addr{}, false
+	}
+	attrs, err := syscall.ParseNetlinkRouteAttr(&m)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	// IFA_LOCAL is the address itself; IFA_ADDRESS is the peer's on point-to-point links and the
+	// same address elsewhere, so it counts only when IFA_LOCAL is absent.
+	var local, addr []byte
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case syscall.IFA_LOCAL:
+			local = a.Value
+		case syscall.IFA_ADDRESS:
+			addr = a.Value
 		}
 	}
-	return out, nil
+	if local == nil {
+		local = addr
+	}
+	ip, ok := netip.AddrFromSlice(local)
+	return ip.Unmap(), ok
 }
 
 // SetLink connects (up) or disconnects the host from the bridge, returning the error instead of
