@@ -27,21 +27,7 @@ import (
 
 // writePKI makes a fresh kubeadm-style pki directory.
 func writePKI(dir string) {
-	write := func(name string, b []byte) {
-		p := filepath.Join(dir, name)
-		Expect(os.MkdirAll(filepath.Dir(p), 0o700)).To(Succeed())
-		Expect(os.WriteFile(p, b, 0o600)).To(Succeed())
-	}
-	for _, ca := range []string{"ca", "front-proxy-ca", "etcd/ca"} {
-		c, err := pki.NewCA(ca)
-		Expect(err).NotTo(HaveOccurred())
-		write(ca+".crt", c.CertPEM)
-		write(ca+".key", c.KeyPEM)
-	}
-	sa, err := pki.NewCA("sa")
-	Expect(err).NotTo(HaveOccurred())
-	write("sa.key", sa.KeyPEM)
-	write("sa.pub", sa.CertPEM)
+	Expect(pki.WriteKubeadmPKI(dir)).To(Succeed())
 }
 
 func clusterInfo(caPEM []byte) *corev1.ConfigMap {

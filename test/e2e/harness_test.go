@@ -258,20 +258,26 @@ func (e *Env) StartManager(name string, leaderElect bool) *Manager {
 }
 
 func (e *Env) createNode(ctx context.Context, name, ip string, controlPlane bool) {
+	if err := e.registerNode(ctx, name, ip, controlPlane); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// registerNode is what kubelet does when it starts: the Node, Ready, with its address. It
+// returns its error, for goroutines other than the test's.
+func (e *Env) registerNode(ctx context.Context, name, ip string, controlPlane bool) error {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}}}
 	if controlPlane {
 		n.Labels["node-role.kubernetes.io/control-plane"] = ""
 	}
 	if err := e.Client.Create(ctx, n); err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	n.Status = corev1.NodeStatus{
 		Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}},
 		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
 	}
-	if err := e.Client.Status().Update(ctx, n); err != nil {
-		e.t.Fatal(err)
-	}
+	return e.Client.Status().Update(ctx, n)
 }
 
 // In returns the Env reporting failures to t (a subtest); cleanups stay with the whole test.

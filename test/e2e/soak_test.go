@@ -251,20 +251,9 @@ func (s *soak) setUp() {
 	s.managers = []*Manager{e.StartManager("manager-a", true), e.StartManager("manager-b", true)}
 
 	pkiDir := t.TempDir()
-	for _, ca := range []string{"ca", "front-proxy-ca", "etcd/ca"} {
-		c, err := pki.NewCA(ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(pkiDir, ca+".crt"), c.CertPEM)
-		writeFile(t, filepath.Join(pkiDir, ca+".key"), c.KeyPEM)
-	}
-	sa, err := pki.NewCA("sa")
-	if err != nil {
+	if err := pki.WriteKubeadmPKI(pkiDir); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(pkiDir, "sa.key"), sa.KeyPEM)
-	writeFile(t, filepath.Join(pkiDir, "sa.pub"), sa.CertPEM)
 	caPEM, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -320,16 +309,6 @@ func (s *soak) setUp() {
 		time.Sleep(statusPeriod)
 	}
 	s.logf("settled in %s: %s", time.Since(start).Round(time.Millisecond), v)
-}
-
-func writeFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func mustCreate(t *testing.T, c client.Client, o client.Object) {
@@ -631,18 +610,9 @@ func (s *soak) registerNode(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, hs := range seedHosts {
-		if hs.name != name {
-			continue
+		if hs.name == name {
+			return s.e.registerNode(ctx, name, hs.ip, hs.controlPlane)
 		}
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name, "node-role.kubernetes.io/control-plane": ""}}}
-		if err := s.e.Client.Create(ctx, n); err != nil {
-			return err
-		}
-		n.Status = corev1.NodeStatus{
-			Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: hs.ip}},
-			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
-		}
-		return s.e.Client.Status().Update(ctx, n)
 	}
 	return fmt.Errorf("no host %s", name)
 }

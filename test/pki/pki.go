@@ -12,6 +12,8 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -76,4 +78,37 @@ func (ca *CA) Issue(cn string, ips []net.IP, names []string) (certPEM, keyPEM []
 		return nil, nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// WriteKubeadmPKI writes what kubeadm-certs carries into dir, as kubeadm lays it out in
+// /etc/kubernetes/pki: the cluster, front-proxy and etcd CAs with their keys, and the service
+// account key pair.
+func WriteKubeadmPKI(dir string) error {
+	write := func(name string, b []byte) error {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		return os.WriteFile(p, b, 0o600)
+	}
+	for _, name := range []string{"ca", "front-proxy-ca", "etcd/ca"} {
+		c, err := NewCA(name)
+		if err != nil {
+			return err
+		}
+		if err := write(name+".crt", c.CertPEM); err != nil {
+			return err
+		}
+		if err := write(name+".key", c.KeyPEM); err != nil {
+			return err
+		}
+	}
+	sa, err := NewCA("sa")
+	if err != nil {
+		return err
+	}
+	if err := write("sa.key", sa.KeyPEM); err != nil {
+		return err
+	}
+	return write("sa.pub", sa.CertPEM)
 }
