@@ -250,7 +250,7 @@ func (q *quickStart) join(controlPlane, workers []string) holderStats {
 	lab.Logf("while %s joined: %d samples, VIP absent in %d (longest %s), on two nodes in %d",
 		strings.Join(all, ", "), st.samples, st.absent, st.longestAbsent, st.dual)
 	if st.dual > 0 {
-		t.Errorf("the VIP was on two nodes in %d samples while nodes joined", st.dual)
+		t.Errorf("the VIP was on two nodes in %d samples while nodes joined%s", st.dual, st.dualDetail())
 	}
 	q.step("HAControlPlane: 3/3 members, tolerance 1", 5*time.Minute, func(ctx context.Context) error {
 		return poll(ctx, func() (bool, string, error) {

@@ -69,6 +69,9 @@ func newLab(t testing.TB, assets, repo string, extraImages ...string) (*Lab, []H
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f, ok := t.(*failureLog); ok {
+		f.onFirst = func() { saveLogs(t, lab) }
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			saveLogs(t, lab)
@@ -126,7 +129,8 @@ func saveLogs(t testing.TB, lab *Lab) {
 // TestKubeadmLab: kubeadm init on h1 with the VIP as endpoint, kube-proxy and the bridge CNI working
 // (a Pod reaches the API through the kubernetes Service), h2 and h3 joined as control-plane nodes,
 // h4 as a worker, every Node Ready.
-func TestKubeadmLab(t *testing.T) {
+func TestKubeadmLab(tt *testing.T) {
+	t := recordFailures(tt)
 	assets, repo := requireLab(t)
 	lab, _ := newLab(t, assets, repo)
 	vip, _ := Seed()
@@ -261,4 +265,62 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// failureLog repeats every failure of a lab test at the very end of its log, after the lab's
+// cleanup, so that a CI that shows only the tail of the output shows why the test failed; and when
+// the first failure happens it saves the nodes' logs at once, since later steps delete hacp's Pods
+// and their logs with them.
+type failureLog struct {
+	testing.TB
+	mu      sync.Mutex
+	msgs    []string
+	onFirst func()
+}
+
+// recordFailures wraps t; call it before newLab so that its summary is the last thing logged.
+func recordFailures(t testing.TB) *failureLog {
+	f := &failureLog{TB: t}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.msgs) > 0 {
+			t.Logf("%d failure(s), in order:\n  %s", len(f.msgs), strings.Join(f.msgs, "\n  "))
+		}
+	})
+	return f
+}
+
+func (f *failureLog) record(msg string) {
+	f.mu.Lock()
+	f.msgs = append(f.msgs, msg)
+	first, hook := len(f.msgs) == 1, f.onFirst
+	f.mu.Unlock()
+	if first && hook != nil {
+		hook()
+	}
+}
+
+func (f *failureLog) Error(a ...any) {
+	f.TB.Helper()
+	f.record(fmt.Sprint(a...))
+	f.TB.Error(a...)
+}
+
+func (f *failureLog) Errorf(format string, a ...any) {
+	f.TB.Helper()
+	f.record(fmt.Sprintf(format, a...))
+	f.TB.Errorf(format, a...)
+}
+
+func (f *failureLog) Fatal(a ...any) {
+	f.TB.Helper()
+	f.record(fmt.Sprint(a...))
+	f.TB.Fatal(a...)
+}
+
+func (f *failureLog) Fatalf(format string, a ...any) {
+	f.TB.Helper()
+	f.record(fmt.Sprintf(format, a...))
+	f.TB.Fatalf(format, a...)
 }

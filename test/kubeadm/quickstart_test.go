@@ -25,7 +25,8 @@ const hacpImage = "lab.hacp.dev/hacp:lab"
 // h1 and its files installed, kubeadm init with the VIP as endpoint, make deploy CONFIG=with-pki and
 // the example resources applied with kubectl, the bootstrap keepalived retired, h2 and h3 joined with
 // `hacpctl join --control-plane`, h4 with `hacpctl join`, and the HAControlPlane counting three members.
-func TestKubeadmQuickStart(t *testing.T) {
+func TestKubeadmQuickStart(tt *testing.T) {
+	t := recordFailures(tt)
 	assets, repo := requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
@@ -150,7 +151,7 @@ func TestKubeadmQuickStart(t *testing.T) {
 	restore(holder)
 	status("after " + holder.Name + " returned")
 	if st := reboot.stop(); st.dual > 0 {
-		t.Errorf("the VIP was on two nodes in %d of %d samples while %s lost power and came back", st.dual, st.samples, holder.Name)
+		t.Errorf("the VIP was on two nodes in %d of %d samples while %s lost power and came back%s", st.dual, st.samples, holder.Name, st.dualDetail())
 	} else {
 		lab.Logf("%s's reboot: %d samples, never two holders; the VIP was absent in %d (longest %s)", holder.Name, st.samples, st.absent, st.longestAbsent)
 	}
@@ -456,6 +457,16 @@ func kubectlOut(ctx context.Context, assets, kubeconfig string, args ...string) 
 type holderStats struct {
 	samples, absent, dual int
 	longestAbsent         time.Duration
+	// dualAt names the first samples with two holders: when, and which nodes.
+	dualAt []string
+}
+
+// dualDetail says when the VIP was on two nodes, for a failure message.
+func (st holderStats) dualDetail() string {
+	if len(st.dualAt) == 0 {
+		return ""
+	}
+	return "; first at " + strings.Join(st.dualAt, ", ")
 }
 
 type holderSampler struct {
@@ -490,6 +501,9 @@ func sampleHolders(lab *Lab, vip netip.Addr, period time.Duration) *holderSample
 				continue
 			case len(h) > 1:
 				st.dual++
+				if len(st.dualAt) < 5 {
+					st.dualAt = append(st.dualAt, fmt.Sprintf("%s %v", time.Now().UTC().Format("15:04:05.000"), h))
+				}
 			}
 			since = time.Time{}
 		}
