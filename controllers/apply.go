@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/contract"
 )
 
 // FieldOwner is the one server-side apply field manager for everything hacp writes.
@@ -26,7 +27,7 @@ const FieldOwner = "hacp"
 const (
 	LabelManagedBy      = "app.kubernetes.io/managed-by"
 	LabelManagedByValue = "hacp"
-	LabelVIPGroup       = "hacp.dev/vipgroup"
+	LabelVIPGroup       = contract.LabelVIPGroup
 	LabelHAControlPlane = "hacp.dev/hacontrolplane"
 )
 

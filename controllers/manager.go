@@ -19,6 +19,7 @@ import (
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/certexpiry"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/etcdprobe"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -54,7 +55,7 @@ func CacheOptions(nodeSelector string, namespaces ...string) (cache.Options, err
 		return cache.Options{}, fmt.Errorf("node cache selector %q: %w", nodeSelector, err)
 	}
 	managed, _ := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{LabelManagedByValue})
-	tier, _ := labels.NewRequirement("tier", selection.Equals, []string{"control-plane"})
+	tier, _ := labels.NewRequirement(contract.LabelTier, selection.Equals, []string{contract.TierControlPlane})
 	var defaultNamespaces map[string]cache.Config
 	if len(namespaces) > 0 {
 		defaultNamespaces = map[string]cache.Config{}

@@ -78,6 +78,16 @@ func TestReadyCondition(t *testing.T) {
 			nodes: []hacpv1.VIPGroupNodeStatus{node("h1", hacpv1.VRRPStateUnknown, "old"), node("h2", hacpv1.VRRPStateMaster, "b")}, configs: current,
 			unheard: map[string]string{"h1": "node NotReady"},
 			want:    wantCondition{metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, "1 nodes run the current config; h2 is MASTER; not heard from (node not Ready, reports not counted): h1"}, master: "h2"},
+		"a node on its standby, another agent MASTER": {
+			nodes: []hacpv1.VIPGroupNodeStatus{node("h1", hacpv1.VRRPStateMaster, "a"), {Name: "h2", State: hacpv1.VRRPStateUnknown, Standby: true, Unheard: true}}, configs: current,
+			unheard: map[string]string{"h2": "its agent has not reported for 20s"},
+			want:    wantCondition{metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, "h1 is MASTER; the DaemonSet's agent is not running on h2: its standby runs keepalived"}, master: "h1"},
+		"the standby may hold the VIPs: no agent MASTER": {
+			nodes: []hacpv1.VIPGroupNodeStatus{{Name: "h1", State: hacpv1.VRRPStateUnknown, Standby: true}, node("h2", hacpv1.VRRPStateBackup, "b")}, configs: current,
+			want: wantCondition{metav1.ConditionUnknown, hacpv1.ReasonStandbyServing, "no agent reports MASTER; the standby of h1 runs keepalived"}},
+		"a standby node is never pending": {
+			nodes: []hacpv1.VIPGroupNodeStatus{node("h1", hacpv1.VRRPStateMaster, "a"), {Name: "h2", State: hacpv1.VRRPStateUnknown, Standby: true}}, configs: current,
+			want: wantCondition{metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, "1 nodes run the current config; h1 is MASTER"}, master: "h1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, master := readyCondition(7, tc.nodes, tc.configs, tc.reports, tc.unheard)
@@ -86,6 +96,63 @@ func TestReadyCondition(t *testing.T) {
 				t.Fatalf("master %q (want %q), %s gen %d", master, tc.master, c.Type, c.ObservedGeneration)
 			}
 		})
+	}
+}
+
+// A node's standby counts as serving only when kubelet says so (its mirror Pod Ready), the Node is
+// Ready (a silent kubelet's last word may be old) and the agent has no live report (a handover
+// just done: the standby's probe lags the agent's report).
+func TestServedByStandby(t *testing.T) {
+	t0 := time.Now()
+	ready := builders.Node("h1").Ready(corev1.ConditionTrue, "KubeletReady", t0).Obj()
+	notReady := builders.Node("h1").Ready(corev1.ConditionUnknown, "NodeStatusUnknown", t0).Obj()
+	live := map[string]contract.Report{"h1": {State: hacpv1.VRRPStateMaster}}
+	for name, tc := range map[string]struct {
+		o    vipGroupObserved
+		want bool
+	}{
+		"no agent Pod, standby Ready":           {vipGroupObserved{nodes: []corev1.Node{ready}, onStandby: map[string]bool{"h1": true}}, true},
+		"agent silent, standby Ready":           {vipGroupObserved{nodes: []corev1.Node{ready}, reports: live, stale: map[string]string{"h1": "silent"}, onStandby: map[string]bool{"h1": true}}, true},
+		"agent reporting, standby still Ready":  {vipGroupObserved{nodes: []corev1.Node{ready}, reports: live, onStandby: map[string]bool{"h1": true}}, false},
+		"Node not heard from, standby Ready":    {vipGroupObserved{nodes: []corev1.Node{notReady}, onStandby: map[string]bool{"h1": true}}, false},
+		"no agent Pod, standby not Ready (off)": {vipGroupObserved{nodes: []corev1.Node{ready}}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := servedByStandby(tc.o)["h1"]; got != tc.want {
+				t.Fatalf("servedByStandby: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The standby's mirror Pod is told apart from the agents' by its component label; its readiness,
+// not its existence, says that it serves; a terminating agent's interface still counts.
+func TestAgentReportsSplitsStandbys(t *testing.T) {
+	pod := func(node string, labels map[string]string, ready corev1.ConditionStatus, iface string, terminating bool) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: contract.Report{Interface: iface, State: hacpv1.VRRPStateBackup}.Annotations(time.Now())},
+			Spec:   corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}}
+		if terminating {
+			now := metav1.Now()
+			p.DeletionTimestamp = &now
+		}
+		return p
+	}
+	standby := map[string]string{contract.LabelComponent: contract.ComponentStandby}
+	reports, interfaces, serving := agentReports([]corev1.Pod{
+		pod("h1", nil, corev1.ConditionTrue, "eth0", false),
+		pod("h1", standby, corev1.ConditionFalse, "", false),
+		pod("h2", standby, corev1.ConditionTrue, "", false),
+		pod("h3", nil, corev1.ConditionTrue, "eth1", true),
+	})
+	if len(reports) != 1 || reports["h1"].Interface != "eth0" {
+		t.Errorf("reports %v, want h1's only (a standby's mirror Pod and a terminating agent report nothing)", reports)
+	}
+	if interfaces["h1"] != "eth0" || interfaces["h3"] != "eth1" || len(interfaces) != 2 {
+		t.Errorf("interfaces %v, want h1 eth0 and the terminating h3's eth1", interfaces)
+	}
+	if !serving["h2"] || serving["h1"] || len(serving) != 1 {
+		t.Errorf("standbys serving %v, want h2 only (h1's standby Pod is not Ready)", serving)
 	}
 }
 

@@ -45,7 +45,7 @@ func TestDeadNodesReportDoesNotCount(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			unheard := unheardNodes([]corev1.Node{tc.h1, node("h2", corev1.ConditionTrue, "KubeletReady"), node("h3", corev1.ConditionTrue, "KubeletReady")})
-			nodes := nodeStatuses(plan, configs, reports, unheard)
+			nodes := nodeStatuses(plan, configs, reports, unheard, nil)
 			c, master := readyCondition(4, nodes, configs, reports, unheard)
 			if c.Status != tc.status || c.Reason != tc.reason || master != tc.master || !strings.Contains(c.Message, tc.conditionS) {
 				t.Fatalf("Ready %s %s %q, master %q; want %s %s ...%s..., %q", c.Status, c.Reason, c.Message, master, tc.status, tc.reason, tc.conditionS, tc.master)

@@ -96,7 +96,7 @@ func (r *VIPGroupReconciler) observe(ctx context.Context, vg *hacpv1.VIPGroup) (
 	}
 	o.nodes = nodes.Items
 	var interfaces map[string]string
-	o.reports, interfaces = agentReports(pods.Items)
+	o.reports, interfaces, o.onStandby = agentReports(pods.Items)
 	o.members, o.excluded = groupMembers(vg, nodes.Items, interfaces)
 	if o.conflict = conflictWith(vg, groups.Items, memberNamesOn(nodes.Items)); o.conflict != nil {
 		return o, nil

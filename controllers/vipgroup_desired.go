@@ -40,7 +40,7 @@ func agentLabels(vg *hacpv1.VIPGroup) map[string]string {
 		"app.kubernetes.io/instance": vg.Name,
 		LabelManagedBy:               LabelManagedByValue,
 		LabelVIPGroup:                vg.Name,
-		"tier":                       "control-plane",
+		contract.LabelTier:           contract.TierControlPlane,
 	}
 }
 
@@ -222,8 +222,9 @@ func unheardNodes(nodes []corev1.Node) map[string]string {
 }
 
 // nodeStatuses merges the plan with agent reports (by node name). A node in unheard shows
-// UNKNOWN with the reason and what its agent last said.
-func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]contract.Report, unheard map[string]string) []hacpv1.VIPGroupNodeStatus {
+// UNKNOWN with the reason and what its agent last said; one in standby (servedByStandby) says that
+// its standby runs keepalived.
+func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConfig, reports map[string]contract.Report, unheard map[string]string, standby map[string]bool) []hacpv1.VIPGroupNodeStatus {
 	out := make([]hacpv1.VIPGroupNodeStatus, 0, len(plan))
 	for _, p := range plan {
 		ns := hacpv1.VIPGroupNodeStatus{Name: p.Member.Name, Priority: int32(p.Priority), Static: p.Member.Static}
@@ -235,6 +236,9 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 		case p.Member.Static:
 			ns.State = hacpv1.VRRPStateUnknown
 			ns.Message = "static member: no agent reports for it"
+		case standby[p.Member.Name]:
+			ns.State, ns.Unheard, ns.Standby = hacpv1.VRRPStateUnknown, unheard[p.Member.Name] != "", true
+			ns.Message = "the DaemonSet's agent is not running on this node: its standby runs keepalived from the last good config (kubelet reports the standby Pod Ready)"
 		case unheard[p.Member.Name] != "":
 			ns.State, ns.Unheard = hacpv1.VRRPStateUnknown, true
 			ns.ConfigHash = r.ConfigHash
@@ -271,12 +275,18 @@ func nodeStatuses(plan []keepalived.Plan, configs map[string]keepalived.NodeConf
 // and Ready says so either way.
 //
 // A node in unheard (gone or cut off) counts neither as a master nor as pending: the VIPs are
-// served by whoever else is MASTER, and Ready says which nodes are not heard from.
+// served by whoever else is MASTER, and Ready says which nodes are not heard from. So does a node
+// whose standby runs keepalived (its state is not known); with no agent MASTER, that standby may
+// hold the VIPs, and Ready is Unknown.
 func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[string]keepalived.NodeConfig, reports map[string]contract.Report, unheard map[string]string) (metav1.Condition, string) {
 	c := metav1.Condition{Type: hacpv1.ConditionReady, ObservedGeneration: gen}
-	var masters, pending, gone []string
+	var masters, pending, gone, onStandby []string
 	master := ""
 	for _, n := range nodes {
+		if n.Standby {
+			onStandby = append(onStandby, n.Name)
+			continue
+		}
 		if unheard[n.Name] != "" {
 			gone = append(gone, n.Name)
 			continue
@@ -298,10 +308,15 @@ func readyCondition(gen int64, nodes []hacpv1.VIPGroupNodeStatus, configs map[st
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonMultipleMasters, fmt.Sprintf("%d nodes claim MASTER (%s), %s most recently: VRRP adverts are not getting through between them (a firewall dropping IP protocol 112, or different passwords)", len(masters), strings.Join(masters, ", "), master)
 	case len(pending) > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNodesPending, fmt.Sprintf("not yet running the current config: %s", strings.Join(pending, ", "))
+	case len(masters) == 0 && len(onStandby) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, hacpv1.ReasonStandbyServing, fmt.Sprintf("no agent reports MASTER; the standby of %s runs keepalived in place of the DaemonSet's agent and may hold the virtual IPs, in a state the manager cannot see", strings.Join(onStandby, ", "))
 	case len(masters) == 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, hacpv1.ReasonNoMaster, "no node holds the virtual IPs (all BACKUP or FAULT)"
 	default:
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes)-len(gone), master)
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, hacpv1.ReasonAllNodesCurrent, fmt.Sprintf("%d nodes run the current config; %s is MASTER", len(nodes)-len(gone)-len(onStandby), master)
+	}
+	if len(onStandby) > 0 && c.Reason != hacpv1.ReasonStandbyServing {
+		c.Message += fmt.Sprintf("; the DaemonSet's agent is not running on %s: its standby runs keepalived from the last good config, which this VIPGroup's changes do not reach", strings.Join(onStandby, ", "))
 	}
 	if len(gone) > 0 {
 		c.Message += fmt.Sprintf("; not heard from (node not Ready, reports not counted): %s", strings.Join(gone, ", "))

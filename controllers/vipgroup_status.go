@@ -33,6 +33,8 @@ type vipGroupObserved struct {
 	passwordErr error
 	// standby: the group serves an HAControlPlane's endpoint, so its agents keep a standby.
 	standby bool
+	// onStandby are the nodes whose standby runs keepalived, as kubelet reports it.
+	onStandby map[string]bool
 	// stale maps each node whose agent stopped refreshing its report to why; recheck is when the
 	// next fresh report would turn stale.
 	stale   map[string]string
@@ -70,21 +72,33 @@ func recordEvents(rec events.EventRecorder, obj runtime.Object, evs []objectEven
 	}
 }
 
-// agentReports decodes the reports of a group's agent Pods by node, and the interfaces they report.
-func agentReports(pods []corev1.Pod) (map[string]contract.Report, map[string]string) {
-	reports, interfaces := map[string]contract.Report{}, map[string]string{}
+// agentReports decodes the reports of a group's agent Pods by node, the interfaces they report,
+// and the nodes whose standby runs keepalived (kubelet reports its mirror Pod Ready). A
+// terminating agent Pod's report no longer counts, but its interface does: the node still has
+// it, and dropping it would leave the node pending (without a config) until the next agent
+// reports, which the terminating agent would read as its node leaving the group.
+func agentReports(pods []corev1.Pod) (reports map[string]contract.Report, interfaces map[string]string, standby map[string]bool) {
+	reports, interfaces, standby = map[string]contract.Report{}, map[string]string{}, map[string]bool{}
 	for i := range pods {
 		p := &pods[i]
-		if p.Spec.NodeName == "" || !p.DeletionTimestamp.IsZero() {
+		switch {
+		case p.Spec.NodeName == "":
+			continue
+		case contract.IsStandby(p):
+			if contract.StandbyServing(p) {
+				standby[p.Spec.NodeName] = true
+			}
 			continue
 		}
 		rep := contract.ReportOf(p.Annotations)
-		reports[p.Spec.NodeName] = rep
-		if rep.Interface != "" {
+		if rep.Interface != "" && (p.DeletionTimestamp.IsZero() || interfaces[p.Spec.NodeName] == "") {
 			interfaces[p.Spec.NodeName] = rep.Interface
 		}
+		if p.DeletionTimestamp.IsZero() {
+			reports[p.Spec.NodeName] = rep
+		}
 	}
-	return reports, interfaces
+	return reports, interfaces, standby
 }
 
 // memberNamesOn returns the names of a group's members among nodes (conflictWith compares them).
@@ -173,7 +187,7 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 			unheard[node] = why
 		}
 	}
-	d.status.Nodes = nodeStatuses(rendered.Plan, rendered.Configs, o.reports, unheard)
+	d.status.Nodes = nodeStatuses(rendered.Plan, rendered.Configs, o.reports, unheard, servedByStandby(o))
 	d.status.NodeCount = int32(len(d.status.Nodes))
 	ready, master := readyCondition(vg.Generation, d.status.Nodes, rendered.Configs, o.reports, unheard)
 	d.status.Master = master
@@ -183,6 +197,21 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 	}
 	// Look again when the next live report would turn stale, even if nothing else happens.
 	d.requeue = o.recheck
+}
+
+// servedByStandby are the nodes whose standby runs keepalived in place of their agent: kubelet
+// reports the standby's mirror Pod Ready, the Node is Ready (a silent kubelet's last word on the
+// mirror Pod may be old), and the agent has no live report (a handover just done: the probe lags).
+func servedByStandby(o vipGroupObserved) map[string]bool {
+	out := map[string]bool{}
+	down := unheardNodes(o.nodes)
+	for node := range o.onStandby {
+		_, reported := o.reports[node]
+		if down[node] == "" && (!reported || o.stale[node] != "") {
+			out[node] = true
+		}
+	}
+	return out
 }
 
 // applyFailed: the status says what failed; the members' last reports stay as they were, and the

@@ -77,6 +77,7 @@ const (
 	ReasonMultipleMasters = "MultipleMasters"
 	ReasonNoMembers       = "NoMembers"
 	ReasonApplyFailed     = "ApplyFailed"
+	ReasonStandbyServing  = "StandbyServing"
 
 	// Deprecated: ReasonSplitBrain is ReasonMultipleMasters under its old name, kept only for the
 	// one spec in controllers/vipgroup_controller_test.go that is being edited elsewhere; switch it

@@ -337,6 +337,13 @@ type VIPGroupNodeStatus struct {
 	// +optional
 	Unheard bool `json:"unheard,omitempty"`
 
+	// standby is true while the node's standby static Pod runs keepalived from the last good
+	// config because the DaemonSet's agent does not run there (crash loop, image not pulled,
+	// cold boot). kubelet reports it: the standby's mirror Pod is Ready exactly then. The
+	// VIPGroup's changes do not reach such a node until its agent runs again.
+	// +optional
+	Standby bool `json:"standby,omitempty"`
+
 	// message explains a failure to apply the configuration, if any.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024

@@ -113,6 +113,7 @@ func run(args []string) error {
 		manifests  = fs.String("manifests-dir", contract.ManifestDir, "kubelet's static Pod folder, for the standby's manifest")
 		activeSock = fs.String("active-socket", "", "abstract socket this agent listens on while it runs (default: contract.ActiveSocket of the VIPGroup)")
 		standbySk  = fs.String("standby-socket", "", "abstract socket of this node's standby (default: contract.StandbySocket of the VIPGroup)")
+		leaveWait  = fs.Duration("leave-wait", 3*time.Second, "on SIGTERM with a standby kept, how long keepalived keeps running while the config Secret may still say that this node left the group")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -147,8 +148,13 @@ func run(args []string) error {
 		return err
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// ctx ends on SIGTERM, or a moment after it while the node's membership is settled (below).
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	left := make(chan struct{})
+	var leftOnce sync.Once
 
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(*namespace)})
@@ -195,6 +201,10 @@ func run(args []string) error {
 				return err
 			}
 			sup.Applied = files.applied
+			sup.Left = func() {
+				files.remove()
+				leftOnce.Do(func() { close(left) })
+			}
 		}
 		sho = takeOver(sup, *standbySk, *dir, logger, "this node's standby keepalived", func(reason, msg string) {
 			recorder.Event(podRef, corev1.EventTypeNormal, "Standby"+reason, msg)
@@ -229,6 +239,22 @@ func run(args []string) error {
 			}
 		}()
 	}
+	go func() {
+		<-sigCtx.Done()
+		if sup.Left != nil {
+			// The DaemonSet deletes this Pod when the node stops matching the VIPGroup's
+			// nodeSelector, and the manager renders the config Secret without the node at
+			// about the same moment. Until the node's membership is settled the standby stays:
+			// keepalived keeps running while the Secret gets a moment to say whether the node
+			// left (then the standby goes with it) or not (a restart, the VIPGroup deleted,
+			// hacp removed: the standby takes over once this agent is gone).
+			select {
+			case <-left:
+			case <-time.After(*leaveWait):
+			}
+		}
+		cancel()
+	}()
 	logger.Info("Starting agent", "interface", *iface, "secret", *secret)
 	err = sup.Run(ctx, configs)
 	// Publish the final STOP before exiting, if the API answers quickly.

@@ -55,6 +55,28 @@ func (f *standbyFiles) applied(text []byte) {
 	}
 }
 
+// remove takes this node's standby away when the node leaves the group: the manifest first, so
+// that kubelet stops the standby Pod, then the last good config. A standby left behind would run
+// keepalived from that config as soon as the DaemonSet's agent is gone from the node, and the
+// group's members, rendered without this node, would drop its advertisements ("not a unicast
+// peer"): it would elect itself and hold the VIP beside the group's master.
+func (f *standbyFiles) remove() {
+	removed := false
+	for _, path := range []string{f.manifestPath, filepath.Join(f.configDir, contract.ConfigFile)} {
+		err := os.Remove(path)
+		switch {
+		case err == nil:
+			removed = true
+		case !os.IsNotExist(err):
+			f.log.Error(err, "This node left the group, but its standby could not be removed: remove it by hand (README, Removing hacp)", "path", path)
+		}
+	}
+	_ = os.Remove(f.configDir) // only if empty
+	if removed {
+		f.log.Info("This node left the group: its standby is removed", "manifest", f.manifestPath, "config", f.configDir)
+	}
+}
+
 // writeAtomic replaces path with data unless it already holds exactly that: a hidden temporary
 // file in the same folder (kubelet ignores dot files), synced, then renamed over path.
 func writeAtomic(path string, data []byte, mode os.FileMode) error {

@@ -50,6 +50,9 @@ type Supervisor struct {
 	// Applied, if set, is called with each config keepalived runs, after it passed keepalived's
 	// own --config-test (the agent keeps it on the host for the node's standby).
 	Applied func(text []byte)
+	// Left, if set, is called when this node leaves the group (a nil config), once keepalived
+	// has stopped.
+	Left func()
 	// StopTimeout bounds how long a stopping keepalived may take before it is killed.
 	StopTimeout time.Duration
 	// Adopt, when set and true, leaves VIPs already on the interface in place when keepalived
@@ -121,6 +124,9 @@ func (s *Supervisor) Run(ctx context.Context, configs <-chan []byte) error {
 				s.setWanted(nil)
 				s.publish(func(r *contract.Report) { r.ConfigHash, r.ConfigError = "", "" })
 				s.updateReady()
+				if s.Left != nil {
+					s.Left()
+				}
 				continue
 			}
 			s.setWanted(text)

@@ -62,9 +62,9 @@ func StaticPod(o Options) *corev1.Pod {
 			Name:      PodName,
 			Namespace: ns,
 			Labels: map[string]string{
-				"app.kubernetes.io/name":      contract.AppName,
-				"app.kubernetes.io/component": "bootstrap",
-				"app.kubernetes.io/part-of":   "hacp",
+				"app.kubernetes.io/name":    contract.AppName,
+				contract.LabelComponent:     contract.ComponentBootstrap,
+				"app.kubernetes.io/part-of": "hacp",
 			},
 			Annotations: map[string]string{
 				"hacp.dev/purpose": "Holds the control-plane VIP until the VIPGroup's DaemonSet runs on this node, then removes its own manifest.",
@@ -121,13 +121,15 @@ func StandbyPod(o StandbyOptions) *corev1.Pod {
 	dir := contract.StandbyConfigDir(contract.StandbyDir, o.Namespace, o.Name)
 	p := StaticPod(Options{Image: o.Image, Namespace: o.Namespace})
 	p.Name = "hacp-standby-" + o.Name
-	p.Labels["app.kubernetes.io/component"] = "standby"
-	p.Labels["hacp.dev/vipgroup"] = o.Name
+	p.Labels[contract.LabelComponent] = contract.ComponentStandby
+	p.Labels[contract.LabelVIPGroup] = o.Name
+	p.Labels[contract.LabelTier] = contract.TierControlPlane
 	p.Annotations["hacp.dev/purpose"] = "Runs keepalived from this node's last good config of VIPGroup " + o.Namespace + "/" + o.Name +
 		" whenever the VIPGroup's DaemonSet agent is not running here (cold boot, hacp removed); idle otherwise."
 	configMount, configVolume := contract.HostDir("config", dir, corev1.HostPathDirectoryOrCreate, true)
 	c := &p.Spec.Containers[0]
 	c.Args = contract.StandbyArgs(o.Namespace, o.Name)
+	c.ReadinessProbe = contract.StandbyReadinessProbe()
 	c.VolumeMounts = append([]corev1.VolumeMount{configMount}, contract.RuntimeMounts()...)
 	p.Spec.Volumes = append([]corev1.Volume{configVolume}, contract.RuntimeVolumes()...)
 	return p

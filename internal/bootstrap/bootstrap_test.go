@@ -129,4 +129,14 @@ func TestStandbyPod(t *testing.T) {
 			t.Errorf("the standby manifest mentions %q: it never removes itself", never)
 		}
 	}
+	// Its mirror Pod tells the manager whether it runs keepalived: it is in the manager's Pod
+	// cache (tier=control-plane), found by group, and Ready exactly while keepalived runs.
+	p := StandbyPod(StandbyOptions{Image: "hacp:x", Namespace: "kube-system", Name: "kube-apiserver"})
+	if p.Labels[contract.LabelTier] != contract.TierControlPlane || p.Labels[contract.LabelVIPGroup] != "kube-apiserver" || !contract.IsStandby(p) {
+		t.Errorf("standby labels %v: want tier=control-plane, the group's name and component=standby", p.Labels)
+	}
+	probe := p.Spec.Containers[0].ReadinessProbe
+	if probe == nil || probe.Exec == nil || strings.Join(probe.Exec.Command, " ") != contract.AgentBinary+" ready --dir="+contract.RunDir {
+		t.Errorf("standby readiness probe %+v: want hacp-agent ready on its run folder", probe)
+	}
 }

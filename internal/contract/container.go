@@ -9,6 +9,36 @@ import (
 // AppName is the app.kubernetes.io/name label of every Pod that runs hacp-agent.
 const AppName = "hacp-agent"
 
+// Labels of hacp's static Pods: LabelComponent says which one a Pod is (ComponentBootstrap or
+// ComponentStandby; the DaemonSet's agents have none), and the standby carries the group's name
+// under LabelVIPGroup and LabelTier, which puts its mirror Pod in the manager's Pod cache.
+const (
+	LabelComponent     = "app.kubernetes.io/component"
+	ComponentBootstrap = "bootstrap"
+	ComponentStandby   = "standby"
+	LabelVIPGroup      = "hacp.dev/vipgroup"
+	LabelTier          = "tier"
+	TierControlPlane   = "control-plane"
+)
+
+// IsStandby reports whether p is a standby static Pod's mirror.
+func IsStandby(p *corev1.Pod) bool { return p.Labels[LabelComponent] == ComponentStandby }
+
+// StandbyServing reports whether p is a standby's mirror Pod that kubelet reports Ready: the
+// standby runs keepalived from the last good config (its readiness probe, StandbyReadinessProbe,
+// passes exactly then).
+func StandbyServing(p *corev1.Pod) bool {
+	if !IsStandby(p) || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // Environment variables the DaemonSet's agent gets from the downward API; its args name them.
 const (
 	EnvPodName      = "POD_NAME"
@@ -88,6 +118,16 @@ func ReadinessProbe() *corev1.Probe {
 		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{AgentBinary, "ready", "--dir=" + RunDir}}},
 		PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 1,
 	}
+}
+
+// StandbyReadinessProbe is the standby static Pod's: the same check, so that its mirror Pod is
+// Ready exactly while the standby runs keepalived (the DaemonSet's agent is absent from the node),
+// which is how the manager learns it without the standby needing the API. Every 5 s: it is a
+// status signal, not a rollout gate.
+func StandbyReadinessProbe() *corev1.Probe {
+	p := ReadinessProbe()
+	p.PeriodSeconds = 5
+	return p
 }
 
 // Container is the agent container of every hacp Pod: hacp-agent with args, root for raw VRRP

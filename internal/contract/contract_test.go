@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
 
@@ -78,5 +80,30 @@ func TestNodePaths(t *testing.T) {
 	}
 	if got := HandoverSocket("kube-system", "vip"); got != "hacp-bootstrap/kube-system/vip" {
 		t.Errorf("handover socket %q", got)
+	}
+}
+
+func TestStandbyServing(t *testing.T) {
+	pod := func(labels map[string]string, phase corev1.PodPhase, ready corev1.ConditionStatus) *corev1.Pod {
+		p := &corev1.Pod{Status: corev1.PodStatus{Phase: phase}}
+		p.Labels = labels
+		if ready != "" {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+		}
+		return p
+	}
+	standby := map[string]string{LabelComponent: ComponentStandby}
+	for name, tc := range map[string]struct {
+		p    *corev1.Pod
+		want bool
+	}{
+		"Ready standby":             {pod(standby, corev1.PodRunning, corev1.ConditionTrue), true},
+		"idle standby (not Ready)":  {pod(standby, corev1.PodRunning, corev1.ConditionFalse), false},
+		"no readiness reported yet": {pod(standby, corev1.PodPending, ""), false},
+		"a Ready agent Pod":         {pod(map[string]string{"app.kubernetes.io/name": AppName}, corev1.PodRunning, corev1.ConditionTrue), false},
+	} {
+		if got := StandbyServing(tc.p); got != tc.want {
+			t.Errorf("%s: StandbyServing %v, want %v", name, got, tc.want)
+		}
 	}
 }

@@ -140,3 +140,64 @@ func TestStandby(t *testing.T) {
 		t.Errorf("h1's VIP entries after the handover: %v, want the agent's /32 (and the standby's /31)", vipEntries(e.Hosts["h1"]))
 	}
 }
+
+// TestLeavingNodeTakesItsStandby: a node leaves the group (its control-plane label removed), and
+// the DaemonSet deletes its agent Pod (SIGTERM) at about the moment the manager renders the group
+// without it. The node's standby must go with it: left behind, it would run keepalived from the
+// last config as soon as the agent is gone, and the members, rendered without the node, would drop
+// its advertisements ("not a unicast peer"): it would elect itself and hold the VIP beside the
+// group's master. When the node is selected again, its agent keeps a standby again.
+func TestLeavingNodeTakesItsStandby(t *testing.T) {
+	e := NewEnv(t)
+	p := DefaultProfile
+	e.CreateVIPGroup(p, hacpv1.HealthCheckQuorumAware)
+	hosts := []string{"h1", "h2", "h3"}
+	for _, h := range hosts {
+		e.StartAgent(h, standbyArgs(e.Hosts[h], h)...)
+	}
+	e.WaitHolder("h1", 60*time.Second)
+	for _, h := range hosts {
+		e.startStandby(t, h)
+	}
+	h3 := e.Hosts["h3"]
+	manifest := filepath.Join(h3.dir, "manifests", contract.StandbyManifestName(ns, "vip"))
+	conf := filepath.Join(h3.dir, "standby", ns+"_vip", "keepalived.conf")
+
+	s := e.Sample(10 * time.Millisecond)
+	e.setControlPlane("h3", false)
+	e.StopAgent("h3") // the DaemonSet deletes the Pod: kubelet sends SIGTERM
+	t.Log("h3 left the group and its agent stopped")
+	for _, f := range []string{manifest, conf} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("h3 left the group, but its standby's %s is still there (%v)", f, err)
+		}
+	}
+	// Two master-down intervals: a standby left running would have elected itself by then.
+	time.Sleep(2*p.MasterDown() + time.Second)
+	if n := servingKeepalived(h3); n > 0 {
+		t.Errorf("keepalived runs on h3 after it left the group (%d processes)", n)
+	}
+	samples := s.Stop()
+	if n := overlapSamples(samples); n > 0 {
+		e.Dump()
+		t.Errorf("the VIP had two holders in %d samples after h3 left the group", n)
+	}
+	e.WaitHolder("h1", 5*time.Second)
+
+	t.Log("h3 is selected again: its agent keeps a standby again")
+	e.setControlPlane("h3", true)
+	e.StartAgent("h3", standbyArgs(h3, "h3")...)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, errM := os.Stat(manifest)
+		_, errC := os.Stat(conf)
+		if errM == nil && errC == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.Dump()
+			t.Fatalf("h3's agent wrote no standby within 60 s of h3 rejoining: %v, %v", errM, errC)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

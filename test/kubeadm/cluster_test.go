@@ -68,14 +68,34 @@ func newQuickStart(t testing.TB, ctx context.Context, assets, repo string, edit 
 	return q
 }
 
-// kubectl runs the lab's kubectl as h1's admin through the VIP; a failure ends the test.
+// kubectl runs the lab's kubectl as h1's admin through the VIP; a failure ends the test. A call
+// that did not reach the API (connection refused or reset: the VIP moving, as it may while nodes
+// return on a loaded machine) is retried for up to a minute, as a person or a GitOps tool would,
+// and the retry is logged. Callers make their commands safe to repeat (--ignore-not-found).
 func (q *quickStart) kubectl(args ...string) string {
 	q.t.Helper()
-	out, err := kubectlOut(q.ctx, q.assets, q.kubeconfig, args...)
-	if err != nil {
-		q.t.Fatal(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := kubectlOut(q.ctx, q.assets, q.kubeconfig, args...)
+		if err == nil {
+			return out
+		}
+		if !unreachable(out) || time.Now().After(deadline) {
+			q.t.Fatal(err)
+		}
+		q.lab.Logf("kubectl %s did not reach the API through the VIP (%s); retrying", strings.Join(args, " "), strings.TrimSpace(out))
+		time.Sleep(time.Second)
 	}
-	return out
+}
+
+// unreachable reports whether kubectl's output says that it never got an answer from the API.
+func unreachable(out string) bool {
+	for _, s := range []string{"Unable to connect to the server", "connection refused", "connection reset by peer", "TLS handshake timeout", "i/o timeout"} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // field reads one JSONPath of an object, "" when it cannot.

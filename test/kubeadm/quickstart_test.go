@@ -206,7 +206,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 		t.Fatal(err)
 	}
 	dead := time.Now()
-	kubectl("delete", "node", "h3", "--wait=false")
+	kubectl("delete", "node", "h3", "--wait=false", "--ignore-not-found")
 	step("h3's etcd member removed by hacp: 2 voters, quorum 2, tolerance 0", 4*time.Minute, func(ctx context.Context) error {
 		return poll(ctx, func() (bool, string, error) {
 			got := hacpField("{.status.quorum.voters} {.status.quorum.quorum} {.status.quorum.failureTolerance}")
@@ -364,7 +364,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 		lab.Logf("%s: longest time the API did not answer through the VIP: %s", what, longest.Round(100*time.Millisecond))
 		return longest
 	}
-	kubectl("delete", "vipg", "kube-apiserver", "-n", "kube-system", "--wait=false")
+	kubectl("delete", "vipg", "kube-apiserver", "-n", "kube-system", "--wait=false", "--ignore-not-found")
 	gaps("VIPGroup deleted (the standbys take over)", 45*time.Second)
 	undeploy := exec.CommandContext(ctx, "make", "undeploy", "IMG="+hacpImage, "CONFIG=with-pki")
 	undeploy.Dir = q.repo
