@@ -106,16 +106,17 @@ func TestServedByStandby(t *testing.T) {
 	t0 := time.Now()
 	ready := builders.Node("h1").Ready(corev1.ConditionTrue, "KubeletReady", t0).Obj()
 	notReady := builders.Node("h1").Ready(corev1.ConditionUnknown, "NodeStatusUnknown", t0).Obj()
-	live := map[string]contract.Report{"h1": {State: hacpv1.VRRPStateMaster}}
+	on := map[string]bool{"h1": true}
 	for name, tc := range map[string]struct {
 		o    vipGroupObserved
 		want bool
 	}{
-		"no agent Pod, standby Ready":           {vipGroupObserved{nodes: []corev1.Node{ready}, onStandby: map[string]bool{"h1": true}}, true},
-		"agent silent, standby Ready":           {vipGroupObserved{nodes: []corev1.Node{ready}, reports: live, stale: map[string]string{"h1": "silent"}, onStandby: map[string]bool{"h1": true}}, true},
-		"agent reporting, standby still Ready":  {vipGroupObserved{nodes: []corev1.Node{ready}, reports: live, onStandby: map[string]bool{"h1": true}}, false},
-		"Node not heard from, standby Ready":    {vipGroupObserved{nodes: []corev1.Node{notReady}, onStandby: map[string]bool{"h1": true}}, false},
-		"no agent Pod, standby not Ready (off)": {vipGroupObserved{nodes: []corev1.Node{ready}}, false},
+		"no agent Pod, standby Ready":                         {vipGroupObserved{nodes: []corev1.Node{ready}, onStandby: on}, true},
+		"an agent Pod that never reported (image not pulled)": {vipGroupObserved{nodes: []corev1.Node{ready}, reports: map[string]contract.Report{"h1": {}}, onStandby: on}, true},
+		"agent silent, standby Ready":                         {vipGroupObserved{nodes: []corev1.Node{ready}, heard: map[string]bool{"h1": false}, onStandby: on}, true},
+		"agent reporting, standby still Ready":                {vipGroupObserved{nodes: []corev1.Node{ready}, heard: map[string]bool{"h1": true}, onStandby: on}, false},
+		"Node not heard from, standby Ready":                  {vipGroupObserved{nodes: []corev1.Node{notReady}, onStandby: on}, false},
+		"no agent Pod, standby not Ready (idle or off)":       {vipGroupObserved{nodes: []corev1.Node{ready}}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := servedByStandby(tc.o)["h1"]; got != tc.want {

@@ -109,7 +109,12 @@ func (r *VIPGroupReconciler) observe(ctx context.Context, vg *hacpv1.VIPGroup) (
 	// Heartbeats are judged on the real clock: how long an agent has been silent is not a
 	// decision to test by stepping time.
 	now := time.Now()
-	o.stale, o.recheck = staleReports(r.beats.observe(client.ObjectKeyFromObject(vg), pods.Items, now), now)
+	refreshed := r.beats.observe(client.ObjectKeyFromObject(vg), pods.Items, now)
+	o.stale, o.recheck = staleReports(refreshed, now)
+	o.heard = map[string]bool{}
+	for node := range refreshed {
+		o.heard[node] = o.stale[node] == ""
+	}
 	return o, nil
 }
 

@@ -39,6 +39,8 @@ type vipGroupObserved struct {
 	// next fresh report would turn stale.
 	stale   map[string]string
 	recheck time.Duration
+	// heard are the nodes whose agent refreshes its report (a live agent).
+	heard map[string]bool
 }
 
 // vipGroupDesired is what a VIPGroup's reconcile should leave behind.
@@ -201,13 +203,14 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 
 // servedByStandby are the nodes whose standby runs keepalived in place of their agent: kubelet
 // reports the standby's mirror Pod Ready, the Node is Ready (a silent kubelet's last word on the
-// mirror Pod may be old), and the agent has no live report (a handover just done: the probe lags).
+// mirror Pod may be old), and no agent refreshes its report there (a live agent wins: just after
+// a handover the standby's probe lags). An agent Pod that never started (its image cannot be
+// pulled) has no report to refresh.
 func servedByStandby(o vipGroupObserved) map[string]bool {
 	out := map[string]bool{}
 	down := unheardNodes(o.nodes)
 	for node := range o.onStandby {
-		_, reported := o.reports[node]
-		if down[node] == "" && (!reported || o.stale[node] != "") {
+		if down[node] == "" && !o.heard[node] {
 			out[node] = true
 		}
 	}

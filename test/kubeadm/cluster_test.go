@@ -31,6 +31,7 @@ type quickStart struct {
 	client                kubernetes.Interface
 	cpJoin, workerJoin    string
 	certificateValidity   string
+	imageTarball          string
 	bringUp               time.Duration
 }
 
@@ -46,7 +47,7 @@ func newQuickStart(t testing.TB, ctx context.Context, assets, repo string, edit 
 	t.Logf("make image took %s", time.Since(begin).Round(time.Second))
 	lab, _ := newLab(t, assets, repo, tarball)
 	vip, _ := Seed()
-	q := &quickStart{t: t, ctx: ctx, lab: lab, vip: vip, assets: assets, repo: repo,
+	q := &quickStart{t: t, ctx: ctx, lab: lab, vip: vip, assets: assets, repo: repo, imageTarball: tarball,
 		bin: filepath.Join(lab.Root, "bin"), endpoint: vip.String() + ":6443"}
 	if err := lab.goBuild(filepath.Join(q.bin, "hacpctl"), "./cmd/hacpctl"); err != nil {
 		t.Fatal(err)

@@ -273,15 +273,73 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	t.Logf("\n%s", hacpctl("certs"))
 	status("after the certificates were renewed and served")
 
-	// Step 10 (#13): a full cold boot, with every control-plane kubelet reaching the API only
-	// through the VIP (kubelet.conf's server set to it, as clusters built by older kubeadm releases
-	// have it). Nothing but the node-local standbys can bring the VIP back.
+	// Step 10 (#13): full cold boots. Every node loses power at once (links cut, every process
+	// killed, /run and memory-backed volumes gone) and boots again (links up, containerd and
+	// kubelet started as systemd would). Nothing but the node-local standbys can bring the VIP
+	// back: the agents reach the API only once it answers, and the first time with kubeadm's
+	// defaults (kubelet talks to its local API server), the second with every control-plane
+	// kubelet reaching the API only through the VIP (kubelet.conf's server set to it, as clusters
+	// built by older kubeadm releases have it).
 	for _, n := range []*Node{h1, h2, h3} {
 		for _, f := range []string{"etc-hacp/standby/kube-system_kube-apiserver/keepalived.conf", "etc-kubernetes/manifests/hacp-standby-kube-system-kube-apiserver.yaml"} {
 			if _, err := os.Stat(filepath.Join(n.Dir, f)); err != nil {
 				t.Errorf("%s: the agent keeps no standby file %s: %v", n.Name, f, err)
 			}
 		}
+	}
+	all := []*Node{h1, h2, h3, lab.Node("h4")}
+	coldBoot := func(how string) {
+		t.Helper()
+		for _, n := range all {
+			if err := n.SetLink(false); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.PowerOff(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lab.Logf("cold boot (%s): every node powered off", how)
+		time.Sleep(3 * time.Second)
+		for _, n := range all {
+			if err := n.SetLink(true); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		booted := time.Now()
+		lab.Logf("every node booted (containerd and kubelet started)")
+		var firstLocal time.Time
+		step("the API answers through the VIP after the cold boot ("+how+")", 8*time.Minute, func(ctx context.Context) error {
+			return poll(ctx, func() (bool, string, error) {
+				if firstLocal.IsZero() {
+					for _, n := range []*Node{h1, h2, h3} {
+						if readyz(ctx, lab, cfg, n.Addr.String()+":6443") == nil {
+							firstLocal = time.Now()
+							break
+						}
+					}
+				}
+				err := readyz(ctx, lab, cfg, endpoint)
+				return err == nil, fmt.Sprint(err), nil
+			})
+		})
+		vipUp := time.Now()
+		lab.Logf("cold boot (%s): the VIP answered %s after the last kubelet started, %s after the first local API server was ready",
+			how, vipUp.Sub(booted).Round(100*time.Millisecond), vipUp.Sub(firstLocal).Round(100*time.Millisecond))
+		step("after the cold boot ("+how+"): VIPGroup Ready, HAControlPlane Available, the DaemonSet's agents took over from the standbys", 8*time.Minute, func(ctx context.Context) error {
+			return poll(ctx, func() (bool, string, error) {
+				out := vipField(`{.status.conditions[?(@.type=="Ready")].status}`) + " " + hacpField(`{.status.conditions[?(@.type=="Available")].status}`)
+				standbys := vipField(`{.status.nodes[?(@.standby==true)].name}`)
+				ev, _ := kubectlOut(ctx, assets, kubeconfig, "get", "events", "-n", "kube-system", "--field-selector", "reason=StandbyRetired", "-o", "name")
+				return out == "True True" && standbys == "" && ev != "", out + " on standby: [" + standbys + "] events: " + ev, nil
+			})
+		})
+		status("after the cold boot (" + how + ")")
+	}
+	coldBoot("kubeadm's defaults: kubelet talks to its local API server")
+	for _, n := range []*Node{h1, h2, h3} {
 		path := filepath.Join(n.Dir, "etc-kubernetes", "kubelet.conf")
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -292,53 +350,58 @@ func TestKubeadmQuickStart(tt *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all := []*Node{h1, h2, h3, lab.Node("h4")}
-	for _, n := range all {
-		if err := n.SetLink(false); err != nil {
-			t.Fatal(err)
-		}
-		if err := n.PowerOff(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lab.Logf("every node powered off")
-	time.Sleep(3 * time.Second)
-	for _, n := range all {
-		if err := n.SetLink(true); err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
+	coldBoot("every control-plane kubelet reaches the API through the VIP only")
+
+	// Step 10b (#13): a node whose agent cannot run (hacp's image gone from the node, so the
+	// DaemonSet's next Pod there cannot start): its standby runs keepalived, and the VIPGroup says
+	// so for that node, as kubelet reports it through the standby's mirror Pod.
+	master := vipField("{.status.master}")
+	var other *Node
+	for _, n := range []*Node{h1, h2, h3} {
+		if n.Name != master {
+			other = n
+			break
 		}
 	}
-	booted := time.Now()
-	lab.Logf("every node booted (containerd and kubelet started)")
-	var firstLocal time.Time
-	step("the API answers through the VIP after the cold boot", 8*time.Minute, func(ctx context.Context) error {
+	tags, err := imageTags(q.imageTarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range tags {
+		if out, err := other.Command("ctr", "-n", "k8s.io", "images", "rm", tag).CombinedOutput(); err != nil {
+			t.Fatalf("%s: ctr images rm %s: %v: %s", other.Name, tag, err, out)
+		}
+	}
+	agentPod := kubectl("get", "pods", "-n", "kube-system", "-l", "hacp.dev/vipgroup=kube-apiserver,app.kubernetes.io/managed-by=hacp",
+		"--field-selector", "spec.nodeName="+other.Name, "-o", "name")
+	onStandby := sampleHolders(lab, vip, 100*time.Millisecond)
+	kubectl("delete", "-n", "kube-system", agentPod, "--wait=false", "--ignore-not-found")
+	lab.Logf("hacp's image removed from %s and its agent Pod (%s) deleted", other.Name, agentPod)
+	standbyOf := func(n *Node) string {
+		return vipField(`{.status.nodes[?(@.name=="` + n.Name + `")].standby}`)
+	}
+	step(other.Name+"'s agent cannot start: its standby runs keepalived, and the VIPGroup says so", 4*time.Minute, func(ctx context.Context) error {
 		return poll(ctx, func() (bool, string, error) {
-			if firstLocal.IsZero() {
-				for _, n := range []*Node{h1, h2, h3} {
-					if readyz(ctx, lab, cfg, n.Addr.String()+":6443") == nil {
-						firstLocal = time.Now()
-						break
-					}
-				}
-			}
-			err := readyz(ctx, lab, cfg, endpoint)
-			return err == nil, fmt.Sprint(err), nil
+			got, ready, h := standbyOf(other), vipField(`{.status.conditions[?(@.type=="Ready")].status}`), lab.VIPHolders(vip)
+			return got == "true" && ready == "True" && len(h) == 1 && h[0] == master,
+				fmt.Sprintf("standby %q, Ready %s, VIP on %v", got, ready, h), nil
 		})
 	})
-	vipUp := time.Now()
-	lab.Logf("cold boot: the VIP answered %s after the last kubelet started, %s after the first local API server was ready",
-		vipUp.Sub(booted).Round(100*time.Millisecond), vipUp.Sub(firstLocal).Round(100*time.Millisecond))
-	step("after the cold boot: VIPGroup Ready, HAControlPlane Available, the DaemonSet's agents took over from the standbys", 8*time.Minute, func(ctx context.Context) error {
+	t.Logf("%s's status: %s", other.Name, vipField(`{.status.nodes[?(@.name=="`+other.Name+`")].message}`))
+	t.Logf("Ready: %s", vipField(`{.status.conditions[?(@.type=="Ready")].message}`))
+	if err := other.ImportImage(q.imageTarball); err != nil {
+		t.Fatal(err)
+	}
+	step(other.Name+"'s image is back: its agent starts and takes over from the standby", 5*time.Minute, func(ctx context.Context) error {
 		return poll(ctx, func() (bool, string, error) {
-			out := vipField(`{.status.conditions[?(@.type=="Ready")].status}`) + " " + hacpField(`{.status.conditions[?(@.type=="Available")].status}`)
-			ev, _ := kubectlOut(ctx, assets, kubeconfig, "get", "events", "-n", "kube-system", "--field-selector", "reason=StandbyRetired", "-o", "name")
-			return out == "True True" && ev != "", out + " events: " + ev, nil
+			got, ready := standbyOf(other), vipField(`{.status.conditions[?(@.type=="Ready")].status}`)
+			state := vipField(`{.status.nodes[?(@.name=="` + other.Name + `")].state}`)
+			return got != "true" && ready == "True" && state == "BACKUP", fmt.Sprintf("standby %q, state %s, Ready %s", got, state, ready), nil
 		})
 	})
-	status("after the cold boot")
+	if st := onStandby.stop(); st.dual > 0 || st.absent > 0 {
+		t.Errorf("while %s ran on its standby and handed back: %d of %d samples with two holders, %d without%s", other.Name, st.dual, st.samples, st.absent, st.dualDetail())
+	}
 
 	// Step 11 (#13): removing hacp never silently takes the endpoint down: the standbys serve the
 	// VIP once the VIPGroup (and with it the DaemonSet) is deleted, and after make undeploy; the
