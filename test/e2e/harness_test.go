@@ -230,15 +230,15 @@ func (m *Manager) Stop() {
 func (m *Manager) Stopped() bool { return m.stopped.Load() }
 
 // StartManager runs the real reconcilers in-process, as one replica of config/manager. With
-// leaderElect it competes for the lease with the deployment's timing (config/manager: 10 s lease,
-// 8 s renew deadline, 2 s retry).
+// leaderElect it competes for the lease with the deployment's timing (config/manager: 8 s lease,
+// 6 s renew deadline, 1 s retry).
 func (e *Env) StartManager(name string, leaderElect bool) *Manager {
 	e.t.Helper()
 	cacheOpts, err := controllers.CacheOptions(controllers.DefaultNodeCacheSelector)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	lease, renew, retry := 10*time.Second, 8*time.Second, 2*time.Second
+	lease, renew, retry := 8*time.Second, 6*time.Second, time.Second
 	// Each test of this package runs its own manager in the same process (testenv allows it).
 	mgr, err := testenv.NewManager(e.restConfig, controllers.NewScheme(), cacheOpts, func(o *ctrl.Options) {
 		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = leaderElect, "hacp.dev", ns

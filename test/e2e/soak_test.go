@@ -46,13 +46,13 @@ const (
 	// API server of a partitioned host turns /readyz to 500 this long after the cut.
 	partitionDetect = 2 * time.Second
 	// convergeBound is how long the status may take to be true again after the last fault of a
-	// round healed: a manager leader killed last waits out its lease (10 s) first.
+	// round healed: a manager leader killed last waits out its lease (8 s) first.
 	convergeBound = 60 * time.Second
 	// holderPeriod is how often the VIP holders are sampled; statusPeriod the API objects.
 	holderPeriod = 10 * time.Millisecond
 	// leaderless is how long a killed leader leaves the managers without one: its lease
-	// (10 s) plus a retry (2 s).
-	leaderless = 12 * time.Second
+	// (8 s) plus two retries (1 s each, with client-go's jitter).
+	leaderless = 10 * time.Second
 	// keyRotation is how long a rotation's two writes (kubeadm-certs, then the join Secret) may
 	// take on a loaded machine.
 	keyRotation  = time.Second
