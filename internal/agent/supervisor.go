@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,9 +67,10 @@ type Supervisor struct {
 	exited    chan error
 	instances map[string]contract.VRRPState
 	hardStop  bool
-	// leftovers names the instances whose VIPs the bootstrap keepalived left on the interface
-	// (as /31, /127) when it handed over; they go as soon as the instance no longer holds them.
-	leftovers map[string]bool
+	// leftovers are the VIP entries the bootstrap keepalived left on the interface while this
+	// keepalived held the VIPs as MASTER, by instance (ExpectLeftoverVIPs); a nil list means
+	// they are not known and are looked up when they go.
+	leftovers map[string][]VIP
 }
 
 func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, contract.ConfigFile) }
@@ -337,13 +337,34 @@ func (s *Supervisor) InstanceStates() map[string]contract.VRRPState {
 // of any entry of its VIP's address as the loss of the VIP. They go, per instance, when this
 // keepalived's instance leaves MASTER (it has removed its own entries by then), or when it stops.
 func (s *Supervisor) ExpectLeftoverVIPs() {
-	vips := s.appliedVIPs()
+	// Found now, so that when they go only `ip addr del` runs: the peers take the VIPs over
+	// about 0.2 s after this keepalived's priority-0 advertisement, and an entry left for longer
+	// is a second holder (seen on a loaded kubeadm lab: a look-up and a delete took 0.6 s).
+	found := map[string][]VIP{}
+	for _, v := range s.appliedVIPs() {
+		entries, err := vipEntries(context.Background(), s.Wrap, v)
+		if err != nil {
+			found[v.Instance] = nil
+			continue
+		}
+		for _, p := range entries {
+			if p.Bits() != v.Prefix.Bits() {
+				found[v.Instance] = append(found[v.Instance], VIP{Instance: v.Instance, Prefix: p, Interface: v.Interface})
+			}
+		}
+		if _, ok := found[v.Instance]; !ok {
+			found[v.Instance] = []VIP{}
+		}
+	}
 	s.mu.Lock()
 	if s.leftovers == nil {
-		s.leftovers = map[string]bool{}
+		s.leftovers = map[string][]VIP{}
 	}
-	for _, v := range vips {
-		s.leftovers[v.Instance] = true
+	for name, vips := range found {
+		s.leftovers[name] = append(s.leftovers[name], vips...)
+		if vips == nil {
+			s.leftovers[name] = nil
+		}
 	}
 	s.mu.Unlock()
 	// An instance that left MASTER since the handover was decided sent its event already.
@@ -372,10 +393,10 @@ func (s *Supervisor) appliedVIPs() []VIP {
 // config's own are deleted, so keepalived's own entries stay untouched.
 func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
 	s.mu.Lock()
-	var pending []string
-	for name := range s.leftovers {
+	pending := map[string][]VIP{}
+	for name, vips := range s.leftovers {
 		if instance == "" || name == instance {
-			pending = append(pending, name)
+			pending[name] = vips
 			delete(s.leftovers, name)
 		}
 	}
@@ -383,19 +404,25 @@ func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
 	if len(pending) == 0 {
 		return
 	}
-	for _, v := range s.appliedVIPs() {
-		if !slices.Contains(pending, v.Instance) {
-			continue
-		}
-		own := v.Prefix.Bits()
-		keep := func(p netip.Prefix) bool { return instance != "" && p.Bits() == own }
-		removed, err := removeVIPEntries(ctx, s.Wrap, []VIP{v}, keep)
+	logRemoved := func(removed []VIP, err error) {
 		for _, r := range removed {
 			s.Log.Info("Removed the VIP entry the bootstrap keepalived left", "vip", r.Prefix.String(), "interface", r.Interface)
 		}
 		if err != nil {
 			s.Log.Error(err, "Removing the VIP entries the bootstrap keepalived left")
 		}
+	}
+	if instance != "" && pending[instance] != nil {
+		logRemoved(deleteVIPEntries(ctx, s.Wrap, pending[instance]))
+		return
+	}
+	for _, v := range s.appliedVIPs() {
+		if _, ok := pending[v.Instance]; !ok {
+			continue
+		}
+		own := v.Prefix.Bits()
+		keep := func(p netip.Prefix) bool { return instance != "" && p.Bits() == own }
+		logRemoved(removeVIPEntries(ctx, s.Wrap, []VIP{v}, keep))
 	}
 }
 

@@ -63,11 +63,11 @@ func VIPsOf(text []byte) ([]VIP, error) {
 func removeVIPEntries(ctx context.Context, wrap []string, vips []VIP, keep func(netip.Prefix) bool) ([]VIP, error) {
 	var removed []VIP
 	for _, v := range vips {
-		out, err := runShort(ctx, wrap, "ip", "-o", "addr", "show", "dev", v.Interface)
+		entries, err := vipEntries(ctx, wrap, v)
 		if err != nil {
 			continue // interface absent: nothing stale on it
 		}
-		for _, p := range addrEntries(string(out), v.Prefix.Addr()) {
+		for _, p := range entries {
 			if keep != nil && keep(p) {
 				continue
 			}
@@ -76,6 +76,32 @@ func removeVIPEntries(ctx context.Context, wrap []string, vips []VIP, keep func(
 			}
 			removed = append(removed, VIP{Prefix: p, Interface: v.Interface})
 		}
+	}
+	return removed, nil
+}
+
+// vipEntries lists the entries on v's interface that hold v's address, whatever their prefix.
+func vipEntries(ctx context.Context, wrap []string, v VIP) ([]netip.Prefix, error) {
+	out, err := runShort(ctx, wrap, "ip", "-o", "addr", "show", "dev", v.Interface)
+	if err != nil {
+		return nil, err
+	}
+	return addrEntries(string(out), v.Prefix.Addr()), nil
+}
+
+// deleteVIPEntries deletes exactly these entries, one `ip addr del` each; one already gone is
+// not an error.
+func deleteVIPEntries(ctx context.Context, wrap []string, entries []VIP) ([]VIP, error) {
+	var removed []VIP
+	for _, e := range entries {
+		out, err := runShort(ctx, wrap, "ip", "addr", "del", e.Prefix.String(), "dev", e.Interface)
+		if err != nil {
+			if strings.Contains(string(out), "Cannot assign requested address") {
+				continue
+			}
+			return removed, fmt.Errorf("removing VIP entry %s from %s: %v: %s", e.Prefix, e.Interface, err, strings.TrimSpace(string(out)))
+		}
+		removed = append(removed, e)
 	}
 	return removed, nil
 }

@@ -139,6 +139,25 @@ func TestStandby(t *testing.T) {
 	if !bits[32] || len(bits) > 2 || (len(bits) == 2 && !bits[31]) {
 		t.Errorf("h1's VIP entries after the handover: %v, want the agent's /32 (and the standby's /31)", vipEntries(e.Hosts["h1"]))
 	}
+
+	// h1's API server stops being ready: its keepalived goes FAULT, sends a priority-0
+	// advertisement and removes its /32, and h2 takes over about 0.2 s later. The standby's /31
+	// must be gone by then, or h1 and h2 both hold the VIP (seen on the loaded kubeadm lab, where
+	// looking the entry up and deleting it took 0.6 s; now only the delete runs).
+	t.Log("h1's API server stops being ready: the VIP moves to h2 and leaves nothing on h1")
+	s = e.Sample(10 * time.Millisecond)
+	e.Hosts["h1"].SetReady(t, false)
+	e.WaitHolder("h2", 30*time.Second)
+	time.Sleep(time.Second)
+	samples = s.Stop()
+	if n := overlapSamples(samples); n > 0 {
+		e.Dump()
+		t.Errorf("the VIP was on h1 and h2 in %d samples as h1 went FAULT after the handover from its standby", n)
+	}
+	if left := vipEntries(e.Hosts["h1"]); len(left) > 0 {
+		t.Errorf("h1 still holds VIP entries after going FAULT: %v", left)
+	}
+	e.Hosts["h1"].SetReady(t, true)
 }
 
 // TestLeavingNodeTakesItsStandby: a node leaves the group (its control-plane label removed), and

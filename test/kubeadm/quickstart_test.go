@@ -328,12 +328,28 @@ func TestKubeadmQuickStart(tt *testing.T) {
 		vipUp := time.Now()
 		lab.Logf("cold boot (%s): the VIP answered %s after the last kubelet started, %s after the first local API server was ready",
 			how, vipUp.Sub(booted).Round(100*time.Millisecond), vipUp.Sub(firstLocal).Round(100*time.Millisecond))
+		// Only a status the manager wrote after the boot counts (the one from before the power
+		// loss is still there until then), and only handovers recorded after it.
+		after := func(ts string) bool {
+			at, err := time.Parse(time.RFC3339, ts)
+			return err == nil && !at.Before(booted.Truncate(time.Second))
+		}
 		step("after the cold boot ("+how+"): VIPGroup Ready, HAControlPlane Available, the DaemonSet's agents took over from the standbys", 8*time.Minute, func(ctx context.Context) error {
 			return poll(ctx, func() (bool, string, error) {
-				out := vipField(`{.status.conditions[?(@.type=="Ready")].status}`) + " " + hacpField(`{.status.conditions[?(@.type=="Available")].status}`)
+				vg := strings.Fields(vipField(`{.status.lastObservedTime} {.status.conditions[?(@.type=="Ready")].status}`))
+				hc := strings.Fields(hacpField(`{.status.lastObservedTime} {.status.conditions[?(@.type=="Available")].status}`))
 				standbys := vipField(`{.status.nodes[?(@.standby==true)].name}`)
-				ev, _ := kubectlOut(ctx, assets, kubeconfig, "get", "events", "-n", "kube-system", "--field-selector", "reason=StandbyRetired", "-o", "name")
-				return out == "True True" && standbys == "" && ev != "", out + " on standby: [" + standbys + "] events: " + ev, nil
+				ev, _ := kubectlOut(ctx, assets, kubeconfig, "get", "events", "-n", "kube-system", "--field-selector", "reason=StandbyRetired",
+					"-o", `jsonpath={range .items[*]}{.lastTimestamp}{" "}{end}`)
+				retired := 0
+				for _, ts := range strings.Fields(ev) {
+					if after(ts) {
+						retired++
+					}
+				}
+				fresh := len(vg) == 2 && len(hc) == 2 && after(vg[0]) && after(hc[0])
+				return fresh && vg[1] == "True" && hc[1] == "True" && standbys == "" && retired > 0,
+					fmt.Sprintf("VIPGroup %v, HAControlPlane %v, on standby: [%s], %d StandbyRetired events since the boot", vg, hc, standbys, retired), nil
 			})
 		})
 		status("after the cold boot (" + how + ")")
@@ -355,8 +371,15 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	// Step 10b (#13): a node whose agent cannot run (hacp's image gone from the node, so the
 	// DaemonSet's next Pod there cannot start): its standby runs keepalived, and the VIPGroup says
 	// so for that node, as kubelet reports it through the standby's mirror Pod.
-	master := vipField("{.status.master}")
-	var other *Node
+	step("the VIPGroup's master is the one node that holds the VIP", time.Minute, func(ctx context.Context) error {
+		return poll(ctx, func() (bool, string, error) {
+			holders = lab.VIPHolders(vip)
+			m := vipField("{.status.master}")
+			return len(holders) == 1 && m == holders[0], fmt.Sprintf("status says %q, VIP on %v", m, holders), nil
+		})
+	})
+	master := holders[0]
+	var other *Node // a backup: the VIP stays where it is while this node runs on its standby
 	for _, n := range []*Node{h1, h2, h3} {
 		if n.Name != master {
 			other = n
