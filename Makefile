@@ -211,6 +211,10 @@ quickstart-test: ## The README's quick start on real kubeadm nodes, as in make t
 	@# The test checks root, containerd and runc first, then builds the lab's assets (hack/lab-assets.sh).
 	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -count=1 -timeout 60m -v
 
+.PHONY: lab-standby-test
+lab-standby-test: ## The quick start's step 10b alone on real kubeadm nodes: a node whose agent cannot start runs on its standby, and the status says so (root).
+	HACP_KUBEADM_LAB=1 HACP_LAB_ASSETS="$$(./hack/lab-assets.sh)" $(GO) test ./test/kubeadm -run '^TestKubeadmAgentCannotStart$$' -v -count=1 -timeout 40m
+
 .PHONY: demo-kubeadm
 demo-kubeadm: ## The README's quick start on real kubeadm nodes h1-h4, then the VIP holder's power loss, h3 and h2 failing and returning, with the status at each step; leaves nothing behind (root).
 	HACP_KUBEADM_LAB=1 HACP_LAB_ASSETS="$$(./hack/lab-assets.sh)" $(GO) test ./test/kubeadm -run '^TestKubeadmQuickStart$$' -v -count=1 -timeout 60m

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/certexpiry"
 	"hacp.dev/hacp/internal/etcdprobe"
 )
 
@@ -114,8 +115,19 @@ func (r *HAControlPlaneReconciler) requeueAfter(hcp *hacpv1.HAControlPlane, next
 
 // observe reads everything the status is computed from. Dead etcd members are removed first
 // (spec.etcd.removeDeadMembers), so that tolerance and what-if follow the new membership at once.
+//
+// The served certificates are read while etcd is probed: both wait on the network, and a node that
+// just lost power makes each wait out its timeout (2 s). In turn they held back the first status
+// of a manager that took over from a leader on that node.
 func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error) {
+	var nodes corev1.NodeList
+	if err := r.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector.AsMap())}); err != nil {
+		return observed{}, err
+	}
+	certs := make(chan []certexpiry.Observed, 1)
+	go func() { certs <- r.observeCertificates(ctx, hcp, nodes.Items) }()
 	o, err := r.observeCluster(ctx, hcp)
+	o.certificates = <-certs
 	if err != nil {
 		return o, err
 	}
@@ -123,7 +135,6 @@ func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HACo
 	if o.dead, removed = r.deadMembers(ctx, hcp, o.etcd, o.etcdEndpoints); removed {
 		o.etcd, o.etcdErr = r.probeEtcd(ctx, hcp, o.etcdEndpoints)
 	}
-	o.certificates = r.observeCertificates(ctx, hcp, o.nodes)
 	o.now = r.Clock.Now()
 	return o, nil
 }

@@ -8,8 +8,10 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/bootstrap"
@@ -104,8 +106,18 @@ var _ = Describe("The node-local standby", func() {
 			g.Expect(p.Annotations).To(HaveKey(contract.AnnotationReportedAt))
 		}).Should(Succeed())
 
-		By("h2's agent stops (a crash loop, an image that cannot be pulled) and its standby runs keepalived")
+		By("h2's agent Pod is replaced by one whose image cannot be pulled (no report at all), and its standby runs keepalived")
 		stopH2()
+		old := &corev1.Pod{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: vg.Namespace, Name: vg.Name + "-agent-" + h2}, old)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, old)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(old), &corev1.Pod{}))
+		}).Should(BeTrue())
+		never := old.DeepCopy()
+		never.ObjectMeta = metav1.ObjectMeta{Name: old.Name + "-next", Namespace: old.Namespace, Labels: old.Labels}
+		never.Spec.NodeName = h2
+		Expect(k8sClient.Create(ctx, never)).To(Succeed())
 		standbyMirror(vg, h2, true)
 		Eventually(func(g Gomega) {
 			st := getVIPGroup(g, vg).Status
@@ -114,7 +126,7 @@ var _ = Describe("The node-local standby", func() {
 			g.Expect(n.State).To(Equal(hacpv1.VRRPStateUnknown))
 			g.Expect(n.Message).To(ContainSubstring("its standby runs keepalived"))
 			ready := conditionOf(g, st.Conditions, hacpv1.ConditionReady)
-			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), ready.Message)
 			g.Expect(ready.Message).To(ContainSubstring("the DaemonSet's agent is not running on " + h2))
 			g.Expect(st.Master).To(Equal(h1))
 		}, 30*time.Second).Should(Succeed())
@@ -131,6 +143,7 @@ var _ = Describe("The node-local standby", func() {
 		}, 30*time.Second).Should(Succeed())
 
 		By("the agents return and take over: the standbys go idle")
+		Expect(k8sClient.Delete(ctx, never)).To(Succeed())
 		reportAgent(vg, h1, "MASTER", hashes[h1])
 		reportAgent(vg, h2, "BACKUP", hashes[h2])
 		heartbeat(vg, h1)
