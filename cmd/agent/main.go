@@ -153,8 +153,7 @@ func run(args []string) error {
 	defer stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	left := make(chan struct{})
-	var leftOnce sync.Once
+	left := make(chan struct{}, 1) // a signal each time this node leaves the group
 
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events(*namespace)})
@@ -203,7 +202,10 @@ func run(args []string) error {
 			sup.Applied = files.applied
 			sup.Left = func() {
 				files.remove()
-				leftOnce.Do(func() { close(left) })
+				select {
+				case left <- struct{}{}:
+				default:
+				}
 			}
 		}
 		sho = takeOver(sup, *standbySk, *dir, logger, "this node's standby keepalived", func(reason, msg string) {
@@ -247,7 +249,12 @@ func run(args []string) error {
 			// about the same moment. Until the node's membership is settled the standby stays:
 			// keepalived keeps running while the Secret gets a moment to say whether the node
 			// left (then the standby goes with it) or not (a restart, the VIPGroup deleted,
-			// hacp removed: the standby takes over once this agent is gone).
+			// hacp removed: the standby takes over once this agent is gone). A leave
+			// before the signal (the node left and came back) says nothing about this one.
+			select {
+			case <-left:
+			default:
+			}
 			select {
 			case <-left:
 			case <-time.After(*leaveWait):
