@@ -24,6 +24,7 @@ import (
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 	"hacp.dev/hacp/internal/certexpiry"
+	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/etcdprobe"
 )
 
@@ -126,7 +127,7 @@ func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HACo
 	}
 	certs := make(chan []certexpiry.Observed, 1)
 	go func() { certs <- r.observeCertificates(ctx, hcp, nodes.Items) }()
-	o, err := r.observeCluster(ctx, hcp)
+	o, err := r.observeCluster(ctx, hcp, nodes.Items)
 	o.certificates = <-certs
 	if err != nil {
 		return o, err
@@ -139,17 +140,12 @@ func (r *HAControlPlaneReconciler) observe(ctx context.Context, hcp *hacpv1.HACo
 	return o, nil
 }
 
-// observeCluster reads the control plane's Nodes, kubeadm's mirror pods, etcd and the VIPGroup.
-func (r *HAControlPlaneReconciler) observeCluster(ctx context.Context, hcp *hacpv1.HAControlPlane) (observed, error) {
-	var o observed
-	var nodes corev1.NodeList
-	sel := labels.SelectorFromSet(hcp.Spec.ControlPlaneSelector.AsMap())
-	if err := r.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return o, err
-	}
-	o.nodes = nodes.Items
+// observeCluster reads, besides the control plane's Nodes (listed by observe), kubeadm's mirror
+// pods, etcd and the VIPGroup.
+func (r *HAControlPlaneReconciler) observeCluster(ctx context.Context, hcp *hacpv1.HAControlPlane, nodes []corev1.Node) (observed, error) {
+	o := observed{nodes: nodes}
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{"tier": "control-plane"}); err != nil {
+	if err := r.List(ctx, &pods, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{contract.LabelTier: contract.TierControlPlane}); err != nil {
 		return o, err
 	}
 	o.apiServers, o.etcdPods = map[string]*corev1.Pod{}, map[string]*corev1.Pod{}

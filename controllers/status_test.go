@@ -119,7 +119,7 @@ func TestServedByStandby(t *testing.T) {
 		"no agent Pod, standby not Ready (idle or off)":       {vipGroupObserved{nodes: []corev1.Node{ready}}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := servedByStandby(tc.o)["h1"]; got != tc.want {
+			if got := servedByStandby(tc.o, unheardNodes(tc.o.nodes))["h1"]; got != tc.want {
 				t.Fatalf("servedByStandby: %v, want %v", got, tc.want)
 			}
 		})

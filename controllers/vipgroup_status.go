@@ -3,6 +3,7 @@ package controllers
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -183,13 +184,14 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 	d.set(vg, hacpv1.ConditionConfigValid, metav1.ConditionTrue, hacpv1.ReasonRendered, truncate(msg, 2048))
 	d.objects = ownedObjects(vg, rendered.Configs, cmp.Or(vg.Spec.Image, defaultImage), o.standby)
 	d.status.ConfigHash = setHash(rendered.Configs, rendered.Pending)
-	unheard := unheardNodes(o.nodes)
+	down := unheardNodes(o.nodes)
+	unheard := maps.Clone(down)
 	for node, why := range o.stale {
 		if unheard[node] == "" {
 			unheard[node] = why
 		}
 	}
-	d.status.Nodes = nodeStatuses(rendered.Plan, rendered.Configs, o.reports, unheard, servedByStandby(o))
+	d.status.Nodes = nodeStatuses(rendered.Plan, rendered.Configs, o.reports, unheard, servedByStandby(o, down))
 	d.status.NodeCount = int32(len(d.status.Nodes))
 	ready, master := readyCondition(vg.Generation, d.status.Nodes, rendered.Configs, o.reports, unheard)
 	d.status.Master = master
@@ -202,13 +204,12 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 }
 
 // servedByStandby are the nodes whose standby runs keepalived in place of their agent: kubelet
-// reports the standby's mirror Pod Ready, the Node is Ready (a silent kubelet's last word on the
-// mirror Pod may be old), and no agent refreshes its report there (a live agent wins: just after
-// a handover the standby's probe lags). An agent Pod that never started (its image cannot be
+// reports the standby's mirror Pod Ready, the Node is Ready (not in down, unheardNodes: a silent
+// kubelet's last word on the mirror Pod may be old), and no agent refreshes its report there (a
+// live agent wins: just after a handover the standby's probe lags). An agent Pod that never started (its image cannot be
 // pulled) has no report to refresh.
-func servedByStandby(o vipGroupObserved) map[string]bool {
+func servedByStandby(o vipGroupObserved, down map[string]string) map[string]bool {
 	out := map[string]bool{}
-	down := unheardNodes(o.nodes)
 	for node := range o.onStandby {
 		if down[node] == "" && !o.heard[node] {
 			out[node] = true

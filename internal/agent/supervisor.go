@@ -67,10 +67,9 @@ type Supervisor struct {
 	exited    chan error
 	instances map[string]contract.VRRPState
 	hardStop  bool
-	// leftovers are the VIP entries the bootstrap keepalived left on the interface while this
-	// keepalived held the VIPs as MASTER, by instance (ExpectLeftoverVIPs); a nil list means
-	// they are not known and are looked up when they go.
-	leftovers map[string][]VIP
+	// leftovers are what the bootstrap keepalived left on the interface while this keepalived
+	// held the VIPs as MASTER, by instance (ExpectLeftoverVIPs).
+	leftovers map[string]leftover
 }
 
 func (s *Supervisor) confPath() string { return filepath.Join(s.Dir, contract.ConfigFile) }
@@ -340,31 +339,30 @@ func (s *Supervisor) ExpectLeftoverVIPs() {
 	// Found now, so that when they go only `ip addr del` runs: the peers take the VIPs over
 	// about 0.2 s after this keepalived's priority-0 advertisement, and an entry left for longer
 	// is a second holder (seen on a loaded kubeadm lab: a look-up and a delete took 0.6 s).
-	found := map[string][]VIP{}
+	found := map[string]*leftover{}
 	for _, v := range s.appliedVIPs() {
+		l := found[v.Instance]
+		if l == nil {
+			l = &leftover{known: true}
+			found[v.Instance] = l
+		}
 		entries, err := vipEntries(context.Background(), s.Wrap, v)
 		if err != nil {
-			found[v.Instance] = nil
+			l.known = false
 			continue
 		}
 		for _, p := range entries {
 			if p.Bits() != v.Prefix.Bits() {
-				found[v.Instance] = append(found[v.Instance], VIP{Instance: v.Instance, Prefix: p, Interface: v.Interface})
+				l.entries = append(l.entries, VIP{Instance: v.Instance, Prefix: p, Interface: v.Interface})
 			}
-		}
-		if _, ok := found[v.Instance]; !ok {
-			found[v.Instance] = []VIP{}
 		}
 	}
 	s.mu.Lock()
 	if s.leftovers == nil {
-		s.leftovers = map[string][]VIP{}
+		s.leftovers = map[string]leftover{}
 	}
-	for name, vips := range found {
-		s.leftovers[name] = append(s.leftovers[name], vips...)
-		if vips == nil {
-			s.leftovers[name] = nil
-		}
+	for name, l := range found {
+		s.leftovers[name] = *l
 	}
 	s.mu.Unlock()
 	// An instance that left MASTER since the handover was decided sent its event already.
@@ -373,6 +371,13 @@ func (s *Supervisor) ExpectLeftoverVIPs() {
 			s.removeLeftovers(context.Background(), name)
 		}
 	}
+}
+
+// leftover is what the bootstrap keepalived left of one instance's VIPs: the entries, when known
+// (when the look-up at the handover failed, they are looked up as they go).
+type leftover struct {
+	entries []VIP
+	known   bool
 }
 
 // appliedVIPs lists the VIPs of the installed keepalived.conf.
@@ -393,10 +398,10 @@ func (s *Supervisor) appliedVIPs() []VIP {
 // config's own are deleted, so keepalived's own entries stay untouched.
 func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
 	s.mu.Lock()
-	pending := map[string][]VIP{}
-	for name, vips := range s.leftovers {
+	pending := map[string]leftover{}
+	for name, l := range s.leftovers {
 		if instance == "" || name == instance {
-			pending[name] = vips
+			pending[name] = l
 			delete(s.leftovers, name)
 		}
 	}
@@ -412,8 +417,8 @@ func (s *Supervisor) removeLeftovers(ctx context.Context, instance string) {
 			s.Log.Error(err, "Removing the VIP entries the bootstrap keepalived left")
 		}
 	}
-	if instance != "" && pending[instance] != nil {
-		logRemoved(deleteVIPEntries(ctx, s.Wrap, pending[instance]))
+	if l := pending[instance]; instance != "" && l.known {
+		logRemoved(deleteVIPEntries(ctx, s.Wrap, l.entries))
 		return
 	}
 	for _, v := range s.appliedVIPs() {

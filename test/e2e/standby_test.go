@@ -20,6 +20,19 @@ func standbyArgs(h *Host, host string) []string {
 		"--active-socket=hacp-active-" + host, "--standby-socket=hacp-standby-" + host}
 }
 
+// standbyGroup starts a quorum-aware VIPGroup of the default profile on h1-h3, each agent keeping
+// its node's standby, and waits until h1 holds the VIP.
+func standbyGroup(t *testing.T) (*Env, []string) {
+	e := NewEnv(t)
+	e.CreateVIPGroup(DefaultProfile, hacpv1.HealthCheckQuorumAware)
+	hosts := []string{"h1", "h2", "h3"}
+	for _, h := range hosts {
+		e.StartAgent(h, standbyArgs(e.Hosts[h], h)...)
+	}
+	e.WaitHolder("h1", 60*time.Second)
+	return e, hosts
+}
+
 // startStandby does what kubelet does with the standby manifest the agent wrote on host: it runs
 // the manifest's command, with the host folder it mounts, in its own /run/hacp.
 func (e *Env) startStandby(t *testing.T, host string) *exec.Cmd {
@@ -57,14 +70,7 @@ func (e *Env) startStandby(t *testing.T, host string) *exec.Cmd {
 // no API for the agents to come back with) brings the VIP back from the standbys alone. When the
 // agents return, they take the VIP over from the standbys without it ever being absent.
 func TestStandby(t *testing.T) {
-	e := NewEnv(t)
-	p := DefaultProfile
-	e.CreateVIPGroup(p, hacpv1.HealthCheckQuorumAware)
-	hosts := []string{"h1", "h2", "h3"}
-	for _, h := range hosts {
-		e.StartAgent(h, standbyArgs(e.Hosts[h], h)...)
-	}
-	e.WaitHolder("h1", 60*time.Second)
+	e, hosts := standbyGroup(t)
 	for _, h := range hosts {
 		conf := filepath.Join(e.Hosts[h].dir, "standby", ns+"_vip", "keepalived.conf")
 		fi, err := os.Stat(conf)
@@ -167,14 +173,7 @@ func TestStandby(t *testing.T) {
 // its advertisements ("not a unicast peer"): it would elect itself and hold the VIP beside the
 // group's master. When the node is selected again, its agent keeps a standby again.
 func TestLeavingNodeTakesItsStandby(t *testing.T) {
-	e := NewEnv(t)
-	p := DefaultProfile
-	e.CreateVIPGroup(p, hacpv1.HealthCheckQuorumAware)
-	hosts := []string{"h1", "h2", "h3"}
-	for _, h := range hosts {
-		e.StartAgent(h, standbyArgs(e.Hosts[h], h)...)
-	}
-	e.WaitHolder("h1", 60*time.Second)
+	e, hosts := standbyGroup(t)
 	for _, h := range hosts {
 		e.startStandby(t, h)
 	}
@@ -192,7 +191,7 @@ func TestLeavingNodeTakesItsStandby(t *testing.T) {
 		}
 	}
 	// Two master-down intervals: a standby left running would have elected itself by then.
-	time.Sleep(2*p.MasterDown() + time.Second)
+	time.Sleep(2*DefaultProfile.MasterDown() + time.Second)
 	if n := servingKeepalived(h3); n > 0 {
 		t.Errorf("keepalived runs on h3 after it left the group (%d processes)", n)
 	}

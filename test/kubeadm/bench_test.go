@@ -203,10 +203,7 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 		time.Sleep(250 * time.Millisecond)
 	}
 	r.statusMaster, r.statusLoss, r.falseReadyAfterLoss = masterAt.Sub(lost), lossAt.Sub(lost), falseReady
-	if err := holder.SetLink(true); err != nil {
-		b.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
+	if err := holder.Boot(); err != nil {
 		b.Fatal(err)
 	}
 	q.step(holder.Name+" back: 3/3 members, tolerance 1", 5*time.Minute, func(ctx context.Context) error {

@@ -498,6 +498,24 @@ func (n *Node) SetLink(up bool) error {
 	return run("ip", "-n", n.lab.hub, "link", "set", n.port, state)
 }
 
+// PowerLoss is a machine losing power as its peers see it: the cable goes first, then everything
+// the node runs dies at once (PowerOff).
+func (n *Node) PowerLoss() error {
+	if err := n.SetLink(false); err != nil {
+		return err
+	}
+	return n.PowerOff()
+}
+
+// Boot brings a powered-off node back: the cable plugged in, then containerd and kubelet started
+// as systemd would (Start).
+func (n *Node) Boot() error {
+	if err := n.SetLink(true); err != nil {
+		return err
+	}
+	return n.Start()
+}
+
 // AddAddr adds an address to the node's eth0 (for example a VIP by hand).
 func (n *Node) AddAddr(prefix string) error {
 	return run("ip", "-n", n.NetNS, "addr", "add", prefix, "dev", "eth0")

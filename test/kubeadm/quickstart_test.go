@@ -126,10 +126,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	restore := func(nodes ...*Node) {
 		t.Helper()
 		for _, n := range nodes {
-			if err := n.SetLink(true); err != nil {
-				t.Fatal(err)
-			}
-			if err := n.Start(); err != nil {
+			if err := n.Boot(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -160,10 +157,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	// (etcd quorum lost, as the status predicted), then both return.
 	h2, h3 := lab.Node("h2"), lab.Node("h3")
 	for _, n := range []*Node{h3, h2} {
-		if err := n.SetLink(false); err != nil {
-			t.Fatal(err)
-		}
-		if err := n.PowerOff(); err != nil {
+		if err := n.PowerLoss(); err != nil {
 			t.Fatal(err)
 		}
 		lab.Logf("%s powered off", n.Name)
@@ -199,10 +193,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	// machine named h3 joins with hacp's command.
 	kubectl("patch", "hacp", "kubernetes", "-n", "kube-system", "--type=merge", "-p",
 		`{"spec":{"etcd":{"removeDeadMembers":"Enabled","deadMemberGracePeriod":"30s"}}}`)
-	if err := h3.SetLink(false); err != nil {
-		t.Fatal(err)
-	}
-	if err := h3.PowerOff(); err != nil {
+	if err := h3.PowerLoss(); err != nil {
 		t.Fatal(err)
 	}
 	dead := time.Now()
@@ -219,10 +210,7 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	if err := h3.Wipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := h3.SetLink(true); err != nil {
-		t.Fatal(err)
-	}
-	if err := h3.Start(); err != nil {
+	if err := h3.Boot(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h3.Join(ctx, hacpctl("join", "--control-plane")); err != nil {
@@ -291,20 +279,14 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	coldBoot := func(how string) {
 		t.Helper()
 		for _, n := range all {
-			if err := n.SetLink(false); err != nil {
-				t.Fatal(err)
-			}
-			if err := n.PowerOff(); err != nil {
+			if err := n.PowerLoss(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		lab.Logf("cold boot (%s): every node powered off", how)
 		time.Sleep(3 * time.Second)
 		for _, n := range all {
-			if err := n.SetLink(true); err != nil {
-				t.Fatal(err)
-			}
-			if err := n.Start(); err != nil {
+			if err := n.Boot(); err != nil {
 				t.Fatal(err)
 			}
 		}
