@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,8 +38,10 @@ type lossResult struct {
 	statusMaster        time.Duration // VIPGroup names the node that holds the VIP, Ready
 	statusLoss          time.Duration // HAControlPlane shows 2/3 members
 	disruptions         int           // episodes of the reused client getting no answer (connection cut, refused, timed out)
+	moves               int           // times the VIP came to a node that did not hold it, from the loss until the end
 	falseReadyAfterLoss time.Duration // time the VIPGroup said Ready with a master that did not hold the VIP
 	leaderLost          bool          // the lost node ran the manager's leader
+	etcdLeaderLost      bool          // the lost node was etcd's leader: /readyz waits for etcd's election
 }
 
 // BenchmarkKubeadm brings the README's quick start up on the lab (3 control-plane nodes) and, for
@@ -65,8 +68,12 @@ func BenchmarkKubeadm(b *testing.B) {
 	cpu, mem := labCost(b, q.lab, 30*time.Second)
 	rss := hacpMemory(q.lab)
 
+	profiles := benchProfiles
+	if only := os.Getenv("HACP_BENCH_PROFILES"); only != "" { // "fast" or "default": one profile, to study it
+		profiles = slices.DeleteFunc(slices.Clone(profiles), func(p benchProfile) bool { return !strings.HasPrefix(p.name, only) })
+	}
 	results := map[string][]lossResult{}
-	for _, p := range benchProfiles {
+	for _, p := range profiles {
 		patch := fmt.Sprintf(`{"spec":{"vrrpVersion":%d,"advertisementIntervalMilliseconds":%d}}`, p.version, p.advertMsec)
 		// The node lost last may still be rejoining etcd: an API call through the VIP can
 		// meet a restarting API server, so the patch is retried like any client would.
@@ -82,8 +89,8 @@ func BenchmarkKubeadm(b *testing.B) {
 		q.step("profile "+p.name+" rolled out", 3*time.Minute, func(ctx context.Context) error { return waitRolledOut(ctx, q) })
 		for i := 0; i < losses; i++ {
 			r := loseHolder(b, q)
-			q.lab.Logf("%s loss %d: new connection %s, reused %s, status master %s, status loss %s, disruptions %d, manager leader lost %v",
-				p.name, i+1, r.newConn, r.reused, r.statusMaster, r.statusLoss, r.disruptions, r.leaderLost)
+			q.lab.Logf("%s loss %d: new connection %s, reused %s, status master %s, status loss %s, disruptions %d, VIP moves %d, manager leader lost %v, etcd leader lost %v",
+				p.name, i+1, r.newConn, r.reused, r.statusMaster, r.statusLoss, r.disruptions, r.moves, r.leaderLost, r.etcdLeaderLost)
 			results[p.name] = append(results[p.name], r)
 		}
 	}
@@ -91,8 +98,8 @@ func BenchmarkKubeadm(b *testing.B) {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "\nhard loss of the VIP holder, %d per profile, 3 control-plane nodes (kubeadm %s)\n", losses, KubernetesVersion)
-	fmt.Fprintln(w, "profile\tnew connection (median, max)\treused connection (median, max)\tdisruptions per failure\tstatus: new master (median, max)\tstatus: loss shown (median, max)\tfalse Ready\tlost the manager leader's node")
-	for _, p := range benchProfiles {
+	fmt.Fprintln(w, "profile\tnew connection (median, max)\treused connection (median, max)\tdisruptions per failure\tVIP moves per failure\tstatus: new master (median, max)\tstatus: loss shown (median, max)\tfalse Ready\tlost the manager leader's node\tlost etcd's leader")
+	for _, p := range profiles {
 		rs := results[p.name]
 		pick := func(f func(lossResult) time.Duration) string {
 			var ds []time.Duration
@@ -101,10 +108,11 @@ func BenchmarkKubeadm(b *testing.B) {
 			}
 			return medianMax(ds)
 		}
-		dis := make([]string, 0, len(rs))
+		dis, moves := make([]string, 0, len(rs)), make([]string, 0, len(rs))
 		var leader []string
 		for i, r := range rs {
 			dis = append(dis, strconv.Itoa(r.disruptions))
+			moves = append(moves, strconv.Itoa(r.moves))
 			if r.leaderLost {
 				leader = append(leader, fmt.Sprintf("loss %d (status %s)", i+1, r.statusLoss.Round(100*time.Millisecond)))
 			}
@@ -112,14 +120,24 @@ func BenchmarkKubeadm(b *testing.B) {
 		if len(leader) == 0 {
 			leader = []string{"none"}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.name,
+		var etcd []string
+		for i, r := range rs {
+			if r.etcdLeaderLost {
+				etcd = append(etcd, fmt.Sprintf("loss %d (new connection %s)", i+1, r.newConn.Round(10*time.Millisecond)))
+			}
+		}
+		if len(etcd) == 0 {
+			etcd = []string{"none"}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.name,
 			pick(func(r lossResult) time.Duration { return r.newConn }),
 			pick(func(r lossResult) time.Duration { return r.reused }),
 			strings.Join(dis, ", "),
+			strings.Join(moves, ", "),
 			pick(func(r lossResult) time.Duration { return r.statusMaster }),
 			pick(func(r lossResult) time.Duration { return r.statusLoss }),
 			pick(func(r lossResult) time.Duration { return r.falseReadyAfterLoss }),
-			strings.Join(leader, ", "))
+			strings.Join(leader, ", "), strings.Join(etcd, ", "))
 	}
 	fmt.Fprintf(w, "\nlab\tboot 4 nodes (containerd, kubelet, images)\t%s\n", boot.Round(time.Second))
 	fmt.Fprintf(w, "\tquick start: init, deploy, 2 control-plane joins\t%s\n", bringUp.Round(time.Second))
@@ -163,9 +181,11 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 	})
 	holder := lab.Node(holders[0])
 	leaderNode := managerLeaderNode(q)
+	etcdLeader := etcdLeaderNode(q)
 	reused := startReusedClient(b, q)
+	holdersSeen := sampleHolders(lab, q.vip, 50*time.Millisecond)
 	time.Sleep(time.Second)
-	r := lossResult{leaderLost: leaderNode == holder.Name}
+	r := lossResult{leaderLost: leaderNode == holder.Name, etcdLeaderLost: etcdLeader == holder.Name}
 	if err := holder.SetLink(false); err != nil {
 		b.Fatal(err)
 	}
@@ -173,16 +193,7 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 	if err := holder.PowerOff(); err != nil {
 		b.Fatal(err)
 	}
-	for ctx.Err() == nil {
-		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		err := readyz(pctx, lab, q.cfg, q.endpoint)
-		cancel()
-		if err == nil {
-			r.newConn = time.Since(lost)
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.newConn = firstNewConnection(ctx, q, lost)
 	var masterAt, lossAt time.Time
 	var falseReady time.Duration
 	last := time.Now()
@@ -215,7 +226,47 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 	// A few seconds more: a returning node that took the VIP back would cut the client again now.
 	time.Sleep(10 * time.Second)
 	r.reused, r.disruptions = reused.stop(lost)
+	st := holdersSeen.stop()
+	r.moves = st.moves(lost)
+	lab.Logf("%s lost: VIP holders %s", holder.Name, st.timeline(lost))
+	lab.Logf("%s lost: reused client got no answer %s", holder.Name, reused.cuts(lost))
 	return r
+}
+
+// firstNewConnection starts a GET /readyz through the VIP on a new connection every 20 ms, each
+// given up after a second, and returns the time from lost to the first success, as a client
+// connecting at any moment would see it. One attempt after another would measure their timeout:
+// a connection opened just before the VIP moves waits out its SYN to the lost node.
+func firstNewConnection(ctx context.Context, q *quickStart, lost time.Time) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	ok := make(chan time.Time, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case at := <-ok:
+			return at.Sub(lost)
+		case <-ctx.Done():
+			return time.Since(lost)
+		case <-tick.C:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				actx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				if readyz(actx, q.lab, q.cfg, q.endpoint) == nil {
+					select {
+					case ok <- time.Now():
+					default:
+					}
+				}
+			}()
+		}
+	}
 }
 
 // reusedClient sends GET /readyz every 20 ms over one keep-alive connection at a time, as kubelet
@@ -281,6 +332,38 @@ func (c *reusedClient) stop(lost time.Time) (time.Duration, int) {
 	return downtimeAndDisruptions(c.results, lost)
 }
 
+// cuts says when, after lost, the client's requests got no answer: "+0.02-0.40s (12), +1.3-1.5s (4)".
+func (c *reusedClient) cuts(lost time.Time) string {
+	var parts []string
+	var from, to time.Time
+	n := 0
+	flush := func() {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("+%.2f-%.2fs (%d)", from.Sub(lost).Seconds(), to.Sub(lost).Seconds(), n))
+		}
+		n = 0
+	}
+	for _, r := range c.results {
+		if r.at.Before(lost) {
+			continue
+		}
+		if r.answered {
+			flush()
+			continue
+		}
+		if n == 0 {
+			from = r.at
+		}
+		to = r.at
+		n++
+	}
+	flush()
+	if len(parts) > 30 {
+		parts = append(parts[:30], fmt.Sprintf("and %d more", len(parts)-30))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func downtimeAndDisruptions(results []probeResult, lost time.Time) (time.Duration, int) {
 	var down time.Duration
 	disruptions, ok, failedSince, lastCut := 0, true, time.Time{}, time.Time{}
@@ -318,6 +401,24 @@ func managerLeaderNode(q *quickStart) string {
 		return ""
 	}
 	return node
+}
+
+// etcdLeaderNode is the control-plane node whose etcd is the leader, "" if none says so: each
+// node's etcd answers its metrics on 127.0.0.1:2381, as kubeadm sets it up.
+func etcdLeaderNode(q *quickStart) string {
+	for _, name := range []string{"h1", "h2", "h3"} {
+		n := q.lab.Node(name)
+		if n == nil || !n.Running() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(q.ctx, 5*time.Second)
+		out, err := n.Run(ctx, "curl", "-s", "http://127.0.0.1:2381/metrics")
+		cancel()
+		if err == nil && strings.Contains(out, "\netcd_server_is_leader 1") {
+			return name
+		}
+	}
+	return ""
 }
 
 // labCost is the lab's CPU (cores) over d and its memory at the end, from its cgroup v1 parent.

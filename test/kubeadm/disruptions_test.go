@@ -39,3 +39,30 @@ func TestDowntimeAndDisruptions(t *testing.T) {
 		})
 	}
 }
+
+// A VIP move is a sample at which a node that did not hold the VIP before holds it; a gap without
+// a holder is not a move, the holder coming back after the gap is not one either.
+func TestHolderMoves(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := func(ms int, h ...string) holderChange {
+		return holderChange{at: t0.Add(time.Duration(ms) * time.Millisecond), holders: h}
+	}
+	for name, tc := range map[string]struct {
+		changes []holderChange
+		moves   int
+		line    string
+	}{
+		"one failover":                  {[]holderChange{c(-900, "h1"), c(400, "h2")}, 1, "+0.40s [h2]"},
+		"a gap, then the same holder":   {[]holderChange{c(-900, "h1"), c(300), c(700, "h1")}, 0, "+0.30s [], +0.70s [h1]"},
+		"to h2, then h3, then back h2":  {[]holderChange{c(-900, "h1"), c(400, "h2"), c(900, "h2", "h3"), c(1000, "h3"), c(2000, "h2")}, 3, "+0.40s [h2], +0.90s [h2 h3], +1.00s [h3], +2.00s [h2]"},
+		"moves before the loss ignored": {[]holderChange{c(-900, "h1"), c(-500, "h2"), c(400, "h3")}, 1, "+0.40s [h3]"},
+	} {
+		st := holderStats{changes: tc.changes}
+		if got := st.moves(t0); got != tc.moves {
+			t.Errorf("%s: %d moves, want %d", name, got, tc.moves)
+		}
+		if got := st.timeline(t0); got != tc.line {
+			t.Errorf("%s: timeline %q, want %q", name, got, tc.line)
+		}
+	}
+}

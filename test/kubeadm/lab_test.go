@@ -64,7 +64,14 @@ func requireLab(t testing.TB) (assets, repo string) {
 func newLab(t testing.TB, assets, repo string, extraImages ...string) (*Lab, []Host) {
 	start := time.Now()
 	lab, err := New(Options{Assets: assets, Repo: repo, Logf: func(f string, a ...any) {
-		t.Logf("%6.1fs "+f, append([]any{time.Since(start).Seconds()}, a...)...)
+		line := fmt.Sprintf("%6.1fs "+f, append([]any{time.Since(start).Seconds()}, a...)...)
+		if _, bench := t.(*testing.B); bench {
+			// A benchmark's log is printed only at its end, and cut short there: print the
+			// progress as it comes.
+			fmt.Fprintln(os.Stderr, line)
+			return
+		}
+		t.Log(line)
 	}})
 	if err != nil {
 		t.Fatal(err)

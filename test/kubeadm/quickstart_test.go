@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -472,6 +473,47 @@ type holderStats struct {
 	longestAbsent         time.Duration
 	// dualAt names the first samples with two holders: when, and which nodes.
 	dualAt []string
+	// changes is the holder set at each sample where it differed from the one before (the first
+	// sample included), at most maxChanges of them.
+	changes []holderChange
+}
+
+// holderChange is a sample whose holders differ from the previous sample's.
+type holderChange struct {
+	at      time.Time
+	holders []string
+}
+
+const maxChanges = 100
+
+// moves counts the samples after since at which the VIP came to a node that did not hold it when
+// it was last held: the VIP moving to a backup counts once, and so does every move after; the
+// holder coming back after a gap does not.
+func (st holderStats) moves(since time.Time) int {
+	n := 0
+	var last []string
+	for _, c := range st.changes {
+		if len(c.holders) == 0 {
+			continue
+		}
+		if !c.at.Before(since) && slices.ContainsFunc(c.holders, func(h string) bool { return !slices.Contains(last, h) }) {
+			n++
+		}
+		last = c.holders
+	}
+	return n
+}
+
+// timeline says who held the VIP from since on: "+0.41s [h2], +1.20s [], +1.62s [h3]".
+func (st holderStats) timeline(since time.Time) string {
+	var parts []string
+	for _, c := range st.changes {
+		if c.at.Before(since) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("+%.2fs %v", c.at.Sub(since).Seconds(), c.holders))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // dualDetail says when the VIP was on two nodes, for a failure message.
@@ -493,6 +535,7 @@ func sampleHolders(lab *Lab, vip netip.Addr, period time.Duration) *holderSample
 	go func() {
 		var st holderStats
 		var since time.Time
+		var prev []string
 		for {
 			select {
 			case <-s.stopCh:
@@ -502,6 +545,10 @@ func sampleHolders(lab *Lab, vip netip.Addr, period time.Duration) *holderSample
 			}
 			h := lab.VIPHolders(vip)
 			st.samples++
+			if (st.samples == 1 || !slices.Equal(h, prev)) && len(st.changes) < maxChanges {
+				st.changes = append(st.changes, holderChange{at: time.Now(), holders: h})
+			}
+			prev = h
 			switch {
 			case len(h) == 0:
 				st.absent++
