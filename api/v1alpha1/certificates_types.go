@@ -33,7 +33,7 @@ type CertificateStatus struct {
 	// the server still presents the old one: restart its static Pod) or Unreadable.
 	// +required
 	// +kubebuilder:validation:Enum=OK;ExpiringSoon;Expired;RenewedNotServed;Unreadable
-	Severity string `json:"severity"`
+	Severity string `json:"severity,omitempty"`
 
 	// message says what was found, in words.
 	// +optional

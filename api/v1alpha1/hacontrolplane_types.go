@@ -27,12 +27,12 @@ type HAControlPlaneSpec struct {
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=261
 	// +kubebuilder:validation:XValidation:rule="isURL('https://' + self) && url('https://' + self).getPort() != '' && url('https://' + self).getHostname() != '' && url('https://' + self).getEscapedPath() == '' && int(url('https://' + self).getPort()) >= 1 && int(url('https://' + self).getPort()) <= 65535",message="controlPlaneEndpoint must be host:port (for example 192.168.1.8:6443 or [2001:db8::8]:6443), with a port in 1..65535 and no scheme or path"
-	ControlPlaneEndpoint string `json:"controlPlaneEndpoint"`
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
 
 	// vipGroupRef names the VIPGroup, in the same namespace, that serves the endpoint's address.
 	// Its members' health feeds the VIP column of what-if results.
 	// +optional
-	VIPGroupRef *LocalObjectReference `json:"vipGroupRef,omitempty"`
+	VIPGroupRef *LocalObjectReference `json:"vipGroupRef,omitempty,omitzero"`
 
 	// controlPlaneSelector selects the control-plane Nodes.
 	// +optional
@@ -44,7 +44,7 @@ type HAControlPlaneSpec struct {
 	// joinMaterial configures the bootstrap tokens and certificate key kept valid for `kubeadm join`.
 	// +optional
 	// +kubebuilder:default={}
-	JoinMaterial JoinMaterialSpec `json:"joinMaterial,omitempty"`
+	JoinMaterial JoinMaterialSpec `json:"joinMaterial,omitempty,omitzero"`
 
 	// etcd says how to reach the etcd cluster for member lists, health and alarms. Without it,
 	// membership is inferred from kubeadm's etcd mirror pods.
@@ -56,7 +56,7 @@ type HAControlPlaneSpec struct {
 	// over TLS as they are served, and the cluster CA.
 	// +optional
 	// +kubebuilder:default={}
-	Certificates CertificatesSpec `json:"certificates,omitempty"`
+	Certificates CertificatesSpec `json:"certificates,omitempty,omitzero"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -65,7 +65,7 @@ type LocalObjectReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // JoinMaterialSpec configures join material rotation.
@@ -123,7 +123,7 @@ type EtcdAccess struct {
 	// deployed with the directory mounted (make deploy CONFIG=with-pki) and follows
 	// `kubeadm certs renew` by itself.
 	// +optional
-	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty"`
+	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty,omitzero"`
 
 	// removeDeadMembers lets hacp remove an etcd member whose machine is gone, so that it stops
 	// raising the quorum (Disabled by default). A member is removed only when all hold: its
@@ -171,7 +171,7 @@ type DeadMemberStatus struct {
 	// decision is Removed, Kept, or Failed (the removal was attempted and etcd refused it).
 	// +required
 	// +kubebuilder:validation:Enum=Removed;Kept;Failed
-	Decision string `json:"decision"`
+	Decision string `json:"decision,omitempty"`
 
 	// reason says why.
 	// +optional
@@ -413,7 +413,7 @@ type HAControlPlane struct {
 
 	// spec is the desired state.
 	// +required
-	Spec HAControlPlaneSpec `json:"spec"`
+	Spec HAControlPlaneSpec `json:"spec,omitzero"`
 
 	// status is the observed state.
 	// +optional

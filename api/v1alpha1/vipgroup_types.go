@@ -50,14 +50,14 @@ type VIPGroupSpec struct {
 	// +kubebuilder:validation:items:MaxLength=45
 	// +kubebuilder:validation:items:XValidation:rule="isIP(self) && ip.isCanonical(self)",message="each virtual IP must be a valid IPv4 or IPv6 address in canonical form, without a prefix length"
 	// +kubebuilder:validation:items:XValidation:rule="!isIP(self) || ip(self).isGlobalUnicast()",message="a virtual IP must be a unicast address (not loopback, unspecified, multicast or link-local)"
-	VirtualIPs []string `json:"virtualIPs"`
+	VirtualIPs []string `json:"virtualIPs,omitempty"`
 
 	// virtualRouterID is the VRRP virtual router ID (VRID), 1..255. It must be unique among VRRP
 	// groups on the same network segment; two VIPGroups on overlapping nodes may not share one.
 	// +required
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=255
-	VirtualRouterID int32 `json:"virtualRouterID"`
+	VirtualRouterID int32 `json:"virtualRouterID,omitempty"`
 
 	// interface is the network interface that carries VRRP and the virtual IPs. When empty, each
 	// node uses the interface that holds its InternalIP.
@@ -103,12 +103,12 @@ type VIPGroupSpec struct {
 	// (1..8 characters: keepalived silently truncates longer ones). When absent with vrrpVersion 2,
 	// the operator generates one into the Secret <name>-vrrp-auth, once.
 	// +optional
-	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty,omitzero"`
 
 	// healthCheck is how each node decides it may hold the VIP.
 	// +optional
 	// +kubebuilder:default={}
-	HealthCheck HealthCheck `json:"healthCheck,omitempty"`
+	HealthCheck HealthCheck `json:"healthCheck,omitempty,omitzero"`
 
 	// image is the container image with the hacp agent and keepalived. Defaults to the image the
 	// manager was started with.
@@ -151,7 +151,7 @@ type SecretKeyReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// key is the data key inside the Secret.
 	// +optional
@@ -168,7 +168,7 @@ type StaticMember struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// address is the member's unicast address, in canonical form.
 	// +required
@@ -372,7 +372,7 @@ type VIPGroup struct {
 
 	// spec is the desired state.
 	// +required
-	Spec VIPGroupSpec `json:"spec"`
+	Spec VIPGroupSpec `json:"spec,omitzero"`
 
 	// status is the observed state.
 	// +optional
