@@ -17,6 +17,7 @@ type CertificateStatus struct {
 	// node is the control-plane Node that serves it; empty for a cluster-wide CA.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Node string `json:"node,omitempty"`
 
 	// component is what the certificate is for: kube-apiserver, etcd-server, etcd-peer, kubelet,
@@ -38,5 +39,6 @@ type CertificateStatus struct {
 	// message says what was found, in words.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 }

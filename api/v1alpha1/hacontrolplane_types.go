@@ -102,6 +102,7 @@ type JoinMaterialSpec struct {
 	// +kubebuilder:default=/etc/kubernetes/pki
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:Pattern=`^/`
+	// +kubebuilder:validation:MinLength=1
 	PKIDirectory string `json:"pkiDirectory,omitempty"`
 }
 
@@ -157,6 +158,7 @@ type DeadMemberStatus struct {
 	// name is the member's name (kubeadm names members after their node).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name,omitempty"`
 
 	// id is the member ID, in hex as etcdctl prints it.
@@ -176,6 +178,7 @@ type DeadMemberStatus struct {
 	// reason says why.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -206,7 +209,7 @@ type HAControlPlaneStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -225,6 +228,7 @@ type HAControlPlaneStatus struct {
 	// readyMembers / totalMembers: members whose Node is Ready (for print columns).
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:MinLength=1
 	ReadyMembers string `json:"readyMembers,omitempty"`
 
 	// quorum is the etcd quorum arithmetic.
@@ -235,17 +239,20 @@ type HAControlPlaneStatus struct {
 	// (for print columns; the Quorum column shows how many are needed).
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:MinLength=1
 	EtcdSummary string `json:"etcdSummary,omitempty"`
 
 	// tolerance is quorum.failureTolerance for people: how many more etcd voters may fail, as a
 	// number, or LOST when quorum is lost (for print columns, which would show -1).
 	// +optional
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:MinLength=1
 	Tolerance string `json:"tolerance,omitempty"`
 
 	// vipMaster is the node holding the virtual IP, from the referenced VIPGroup.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	VIPMaster string `json:"vipMaster,omitempty"`
 
 	// whatIf says what further failures would break: every single-node failure and the minimal
@@ -286,6 +293,7 @@ type MemberStatus struct {
 	// address is the Node's InternalIP.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Address string `json:"address,omitempty"`
 	// nodeReady is the Node's Ready condition; false when there is no Node.
 	// +optional
@@ -300,6 +308,7 @@ type MemberStatus struct {
 	// etcdMemberID is the etcd member ID in hex, empty when unknown (no etcd access) or absent.
 	// +optional
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:MinLength=1
 	EtcdMemberID string `json:"etcdMemberID,omitempty"`
 	// etcdHealthy is whether the member answers and is part of the cluster.
 	// +optional
@@ -314,6 +323,7 @@ type MemberStatus struct {
 	// problem names an inconsistency: an etcd member without a Node, or a Node without a member.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Problem string `json:"problem,omitempty"`
 }
 
@@ -365,6 +375,7 @@ type JoinMaterialStatus struct {
 	// (<name>-join: token, caCertHash, workerJoinCommand, expiresAt).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	SecretName string `json:"secretName,omitempty"`
 	// controlPlaneSecretName is the Secret with the control-plane join command and the certificate
 	// key (<name>-join-control-plane: certificateKey, controlPlaneJoinCommand, expiresAt), apart
@@ -372,10 +383,12 @@ type JoinMaterialStatus struct {
 	// key is kept valid.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	ControlPlaneSecretName string `json:"controlPlaneSecretName,omitempty"`
 	// tokenID is the public half of the bootstrap token in use (6 characters).
 	// +optional
 	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:MinLength=1
 	TokenID string `json:"tokenID,omitempty"`
 	// tokenExpiresAt is when that token expires.
 	// +optional

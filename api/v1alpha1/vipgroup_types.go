@@ -64,6 +64,7 @@ type VIPGroupSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9_.@-]*$`
+	// +kubebuilder:validation:MinLength=1
 	Interface string `json:"interface,omitempty"`
 
 	// advertisementIntervalMilliseconds is VRRP's advert_int in milliseconds. A backup takes over
@@ -114,6 +115,7 @@ type VIPGroupSpec struct {
 	// manager was started with.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Image string `json:"image,omitempty"`
 
 	// staticMembers are members that are not (yet) Kubernetes Nodes, such as the seed node before
@@ -198,6 +200,7 @@ type HealthCheck struct {
 	// +kubebuilder:default=/readyz
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9/_.?=&-]*$`
+	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path,omitempty"`
 
 	// intervalSeconds is how often the check runs.
@@ -253,7 +256,7 @@ type VIPGroupStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -271,16 +274,19 @@ type VIPGroupStatus struct {
 	// virtualIPs lists the virtual IPs in effect, joined by commas (for print columns).
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	VirtualIPs string `json:"virtualIPs,omitempty"`
 
 	// master is the node currently in MASTER state, empty when none is.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Master string `json:"master,omitempty"`
 
 	// configHash is the hash of the rendered configuration set the nodes should run.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:MinLength=1
 	ConfigHash string `json:"configHash,omitempty"`
 
 	// nodeCount is the number of members (for print columns).
@@ -325,6 +331,7 @@ type VIPGroupNodeStatus struct {
 	// configHash is the hash of the configuration the member's agent has applied.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:MinLength=1
 	ConfigHash string `json:"configHash,omitempty"`
 
 	// static is true for a member from spec.staticMembers (no agent reports for it).
@@ -347,6 +354,7 @@ type VIPGroupNodeStatus struct {
 	// message explains a failure to apply the configuration, if any.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 }
 
