@@ -17,6 +17,7 @@ type CertificateStatus struct {
 	// node is the control-plane Node that serves it; empty for a cluster-wide CA.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Node string `json:"node,omitempty"`
 
 	// component is what the certificate is for: kube-apiserver, etcd-server, etcd-peer, kubelet,
@@ -33,10 +34,11 @@ type CertificateStatus struct {
 	// the server still presents the old one: restart its static Pod) or Unreadable.
 	// +required
 	// +kubebuilder:validation:Enum=OK;ExpiringSoon;Expired;RenewedNotServed;Unreadable
-	Severity string `json:"severity"`
+	Severity string `json:"severity,omitempty"`
 
 	// message says what was found, in words.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 }

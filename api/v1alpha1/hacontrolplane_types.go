@@ -27,12 +27,12 @@ type HAControlPlaneSpec struct {
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=261
 	// +kubebuilder:validation:XValidation:rule="isURL('https://' + self) && url('https://' + self).getPort() != '' && url('https://' + self).getHostname() != '' && url('https://' + self).getEscapedPath() == '' && int(url('https://' + self).getPort()) >= 1 && int(url('https://' + self).getPort()) <= 65535",message="controlPlaneEndpoint must be host:port (for example 192.168.1.8:6443 or [2001:db8::8]:6443), with a port in 1..65535 and no scheme or path"
-	ControlPlaneEndpoint string `json:"controlPlaneEndpoint"`
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
 
 	// vipGroupRef names the VIPGroup, in the same namespace, that serves the endpoint's address.
 	// Its members' health feeds the VIP column of what-if results.
 	// +optional
-	VIPGroupRef *LocalObjectReference `json:"vipGroupRef,omitempty"`
+	VIPGroupRef *LocalObjectReference `json:"vipGroupRef,omitempty,omitzero"`
 
 	// controlPlaneSelector selects the control-plane Nodes.
 	// +optional
@@ -44,7 +44,7 @@ type HAControlPlaneSpec struct {
 	// joinMaterial configures the bootstrap tokens and certificate key kept valid for `kubeadm join`.
 	// +optional
 	// +kubebuilder:default={}
-	JoinMaterial JoinMaterialSpec `json:"joinMaterial,omitempty"`
+	JoinMaterial JoinMaterialSpec `json:"joinMaterial,omitempty,omitzero"`
 
 	// etcd says how to reach the etcd cluster for member lists, health and alarms. Without it,
 	// membership is inferred from kubeadm's etcd mirror pods.
@@ -56,7 +56,7 @@ type HAControlPlaneSpec struct {
 	// over TLS as they are served, and the cluster CA.
 	// +optional
 	// +kubebuilder:default={}
-	Certificates CertificatesSpec `json:"certificates,omitempty"`
+	Certificates CertificatesSpec `json:"certificates,omitempty,omitzero"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -65,7 +65,7 @@ type LocalObjectReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 }
 
 // JoinMaterialSpec configures join material rotation.
@@ -102,6 +102,7 @@ type JoinMaterialSpec struct {
 	// +kubebuilder:default=/etc/kubernetes/pki
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:Pattern=`^/`
+	// +kubebuilder:validation:MinLength=1
 	PKIDirectory string `json:"pkiDirectory,omitempty"`
 }
 
@@ -123,7 +124,7 @@ type EtcdAccess struct {
 	// deployed with the directory mounted (make deploy CONFIG=with-pki) and follows
 	// `kubeadm certs renew` by itself.
 	// +optional
-	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty"`
+	ClientSecretRef *LocalObjectReference `json:"clientSecretRef,omitempty,omitzero"`
 
 	// removeDeadMembers lets hacp remove an etcd member whose machine is gone, so that it stops
 	// raising the quorum (Disabled by default). A member is removed only when all hold: its
@@ -157,6 +158,7 @@ type DeadMemberStatus struct {
 	// name is the member's name (kubeadm names members after their node).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name,omitempty"`
 
 	// id is the member ID, in hex as etcdctl prints it.
@@ -171,11 +173,12 @@ type DeadMemberStatus struct {
 	// decision is Removed, Kept, or Failed (the removal was attempted and etcd refused it).
 	// +required
 	// +kubebuilder:validation:Enum=Removed;Kept;Failed
-	Decision string `json:"decision"`
+	Decision string `json:"decision,omitempty"`
 
 	// reason says why.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -206,7 +209,7 @@ type HAControlPlaneStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -225,6 +228,7 @@ type HAControlPlaneStatus struct {
 	// readyMembers / totalMembers: members whose Node is Ready (for print columns).
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:MinLength=1
 	ReadyMembers string `json:"readyMembers,omitempty"`
 
 	// quorum is the etcd quorum arithmetic.
@@ -235,17 +239,20 @@ type HAControlPlaneStatus struct {
 	// (for print columns; the Quorum column shows how many are needed).
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:MinLength=1
 	EtcdSummary string `json:"etcdSummary,omitempty"`
 
 	// tolerance is quorum.failureTolerance for people: how many more etcd voters may fail, as a
 	// number, or LOST when quorum is lost (for print columns, which would show -1).
 	// +optional
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:MinLength=1
 	Tolerance string `json:"tolerance,omitempty"`
 
 	// vipMaster is the node holding the virtual IP, from the referenced VIPGroup.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	VIPMaster string `json:"vipMaster,omitempty"`
 
 	// whatIf says what further failures would break: every single-node failure and the minimal
@@ -286,6 +293,7 @@ type MemberStatus struct {
 	// address is the Node's InternalIP.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Address string `json:"address,omitempty"`
 	// nodeReady is the Node's Ready condition; false when there is no Node.
 	// +optional
@@ -300,6 +308,7 @@ type MemberStatus struct {
 	// etcdMemberID is the etcd member ID in hex, empty when unknown (no etcd access) or absent.
 	// +optional
 	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:MinLength=1
 	EtcdMemberID string `json:"etcdMemberID,omitempty"`
 	// etcdHealthy is whether the member answers and is part of the cluster.
 	// +optional
@@ -314,6 +323,7 @@ type MemberStatus struct {
 	// problem names an inconsistency: an etcd member without a Node, or a Node without a member.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Problem string `json:"problem,omitempty"`
 }
 
@@ -365,6 +375,7 @@ type JoinMaterialStatus struct {
 	// (<name>-join: token, caCertHash, workerJoinCommand, expiresAt).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	SecretName string `json:"secretName,omitempty"`
 	// controlPlaneSecretName is the Secret with the control-plane join command and the certificate
 	// key (<name>-join-control-plane: certificateKey, controlPlaneJoinCommand, expiresAt), apart
@@ -372,10 +383,12 @@ type JoinMaterialStatus struct {
 	// key is kept valid.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	ControlPlaneSecretName string `json:"controlPlaneSecretName,omitempty"`
 	// tokenID is the public half of the bootstrap token in use (6 characters).
 	// +optional
 	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:MinLength=1
 	TokenID string `json:"tokenID,omitempty"`
 	// tokenExpiresAt is when that token expires.
 	// +optional
@@ -413,7 +426,7 @@ type HAControlPlane struct {
 
 	// spec is the desired state.
 	// +required
-	Spec HAControlPlaneSpec `json:"spec"`
+	Spec HAControlPlaneSpec `json:"spec,omitzero"`
 
 	// status is the observed state.
 	// +optional

@@ -50,20 +50,21 @@ type VIPGroupSpec struct {
 	// +kubebuilder:validation:items:MaxLength=45
 	// +kubebuilder:validation:items:XValidation:rule="isIP(self) && ip.isCanonical(self)",message="each virtual IP must be a valid IPv4 or IPv6 address in canonical form, without a prefix length"
 	// +kubebuilder:validation:items:XValidation:rule="!isIP(self) || ip(self).isGlobalUnicast()",message="a virtual IP must be a unicast address (not loopback, unspecified, multicast or link-local)"
-	VirtualIPs []string `json:"virtualIPs"`
+	VirtualIPs []string `json:"virtualIPs,omitempty"`
 
 	// virtualRouterID is the VRRP virtual router ID (VRID), 1..255. It must be unique among VRRP
 	// groups on the same network segment; two VIPGroups on overlapping nodes may not share one.
 	// +required
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=255
-	VirtualRouterID int32 `json:"virtualRouterID"`
+	VirtualRouterID int32 `json:"virtualRouterID,omitempty"`
 
 	// interface is the network interface that carries VRRP and the virtual IPs. When empty, each
 	// node uses the interface that holds its InternalIP.
 	// +optional
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9_.@-]*$`
+	// +kubebuilder:validation:MinLength=1
 	Interface string `json:"interface,omitempty"`
 
 	// advertisementIntervalMilliseconds is VRRP's advert_int in milliseconds. A backup takes over
@@ -103,17 +104,18 @@ type VIPGroupSpec struct {
 	// (1..8 characters: keepalived silently truncates longer ones). When absent with vrrpVersion 2,
 	// the operator generates one into the Secret <name>-vrrp-auth, once.
 	// +optional
-	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty,omitzero"`
 
 	// healthCheck is how each node decides it may hold the VIP.
 	// +optional
 	// +kubebuilder:default={}
-	HealthCheck HealthCheck `json:"healthCheck,omitempty"`
+	HealthCheck HealthCheck `json:"healthCheck,omitempty,omitzero"`
 
 	// image is the container image with the hacp agent and keepalived. Defaults to the image the
 	// manager was started with.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MinLength=1
 	Image string `json:"image,omitempty"`
 
 	// staticMembers are members that are not (yet) Kubernetes Nodes, such as the seed node before
@@ -151,7 +153,7 @@ type SecretKeyReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// key is the data key inside the Secret.
 	// +optional
@@ -168,7 +170,7 @@ type StaticMember struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// address is the member's unicast address, in canonical form.
 	// +required
@@ -198,6 +200,7 @@ type HealthCheck struct {
 	// +kubebuilder:default=/readyz
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9/_.?=&-]*$`
+	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path,omitempty"`
 
 	// intervalSeconds is how often the check runs.
@@ -253,7 +256,7 @@ type VIPGroupStatus struct {
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
-	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// lastObservedTime is when the manager last confirmed this status (at least every 30 seconds
@@ -271,16 +274,19 @@ type VIPGroupStatus struct {
 	// virtualIPs lists the virtual IPs in effect, joined by commas (for print columns).
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	VirtualIPs string `json:"virtualIPs,omitempty"`
 
 	// master is the node currently in MASTER state, empty when none is.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:MinLength=1
 	Master string `json:"master,omitempty"`
 
 	// configHash is the hash of the rendered configuration set the nodes should run.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:MinLength=1
 	ConfigHash string `json:"configHash,omitempty"`
 
 	// nodeCount is the number of members (for print columns).
@@ -325,6 +331,7 @@ type VIPGroupNodeStatus struct {
 	// configHash is the hash of the configuration the member's agent has applied.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:MinLength=1
 	ConfigHash string `json:"configHash,omitempty"`
 
 	// static is true for a member from spec.staticMembers (no agent reports for it).
@@ -347,6 +354,7 @@ type VIPGroupNodeStatus struct {
 	// message explains a failure to apply the configuration, if any.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MinLength=1
 	Message string `json:"message,omitempty"`
 }
 
@@ -372,7 +380,7 @@ type VIPGroup struct {
 
 	// spec is the desired state.
 	// +required
-	Spec VIPGroupSpec `json:"spec"`
+	Spec VIPGroupSpec `json:"spec,omitzero"`
 
 	// status is the observed state.
 	// +optional
