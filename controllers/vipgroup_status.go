@@ -206,8 +206,8 @@ func (d *vipGroupDesired) run(vg *hacpv1.VIPGroup, o vipGroupObserved, rendered 
 // servedByStandby are the nodes whose standby runs keepalived in place of their agent: kubelet
 // reports the standby's mirror Pod Ready, the Node is Ready (not in down, unheardNodes: a silent
 // kubelet's last word on the mirror Pod may be old), and no agent refreshes its report there (a
-// live agent wins: just after a handover the standby's probe lags). An agent Pod that never started (its image cannot be
-// pulled) has no report to refresh.
+// live agent wins: just after a handover the standby's probe lags). An agent Pod that never
+// started (its image cannot be pulled) has no report to refresh.
 func servedByStandby(o vipGroupObserved, down map[string]string) map[string]bool {
 	out := map[string]bool{}
 	for node := range o.onStandby {

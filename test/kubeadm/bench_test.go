@@ -109,22 +109,19 @@ func BenchmarkKubeadm(b *testing.B) {
 			return medianMax(ds)
 		}
 		dis, moves := make([]string, 0, len(rs)), make([]string, 0, len(rs))
-		var leader []string
+		var leader, etcd []string
 		for i, r := range rs {
 			dis = append(dis, strconv.Itoa(r.disruptions))
 			moves = append(moves, strconv.Itoa(r.moves))
 			if r.leaderLost {
 				leader = append(leader, fmt.Sprintf("loss %d (status %s)", i+1, r.statusLoss.Round(100*time.Millisecond)))
 			}
-		}
-		if len(leader) == 0 {
-			leader = []string{"none"}
-		}
-		var etcd []string
-		for i, r := range rs {
 			if r.etcdLeaderLost {
 				etcd = append(etcd, fmt.Sprintf("loss %d (new connection %s)", i+1, r.newConn.Round(10*time.Millisecond)))
 			}
+		}
+		if len(leader) == 0 {
+			leader = []string{"none"}
 		}
 		if len(etcd) == 0 {
 			etcd = []string{"none"}
@@ -239,11 +236,10 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 // a connection opened just before the VIP moves waits out its SYN to the lost node.
 func firstNewConnection(ctx context.Context, q *quickStart, lost time.Time) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
 	ok := make(chan time.Time, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
+	defer cancel() // before the wait: the attempts in flight end with it
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {

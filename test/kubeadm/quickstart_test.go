@@ -474,7 +474,7 @@ type holderStats struct {
 	// dualAt names the first samples with two holders: when, and which nodes.
 	dualAt []string
 	// changes is the holder set at each sample where it differed from the one before (the first
-	// sample included), at most maxChanges of them.
+	// sample included). All are kept: moves counts them; timeline prints the first maxTimeline.
 	changes []holderChange
 }
 
@@ -484,7 +484,7 @@ type holderChange struct {
 	holders []string
 }
 
-const maxChanges = 100
+const maxTimeline = 100
 
 // moves counts the samples after since at which the VIP came to a node that did not hold it when
 // it was last held: the VIP moving to a backup counts once, and so does every move after; the
@@ -510,6 +510,10 @@ func (st holderStats) timeline(since time.Time) string {
 	for _, c := range st.changes {
 		if c.at.Before(since) {
 			continue
+		}
+		if len(parts) == maxTimeline {
+			parts = append(parts, "...")
+			break
 		}
 		parts = append(parts, fmt.Sprintf("+%.2fs %v", c.at.Sub(since).Seconds(), c.holders))
 	}
@@ -545,7 +549,7 @@ func sampleHolders(lab *Lab, vip netip.Addr, period time.Duration) *holderSample
 			}
 			h := lab.VIPHolders(vip)
 			st.samples++
-			if (st.samples == 1 || !slices.Equal(h, prev)) && len(st.changes) < maxChanges {
+			if st.samples == 1 || !slices.Equal(h, prev) {
 				st.changes = append(st.changes, holderChange{at: time.Now(), holders: h})
 			}
 			prev = h
