@@ -66,3 +66,50 @@ func TestHolderMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestHolderOverlaps: runs of samples with two holders are measured from their first sample to
+// the first one after, and only those longer than the bound fail (CI's 1.15 s election overlap
+// of 2026-12-01 passes; a split brain that lasts does not).
+func TestHolderOverlaps(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 3, 11, 32, 0, time.UTC)
+	type sample struct {
+		ms      int
+		holders []string
+	}
+	s := func(ms int, h ...string) sample { return sample{ms, h} }
+	for name, tc := range map[string]struct {
+		samples  []sample
+		stopMs   int
+		overlaps string
+		absent   int
+		longest  time.Duration
+		fails    bool
+	}{
+		"one holder throughout": {[]sample{s(0, "h1"), s(100, "h1")}, 200, "none", 0, 0, false},
+		"an election overlap of 1.15 s": {
+			[]sample{s(0, "h1"), s(100), s(200, "h2", "h3"), s(700, "h2", "h3"), s(1350, "h2")}, 1500,
+			"03:11:32.200 for 1.15s [h2 h3]", 1, 0, false},
+		"two overlaps, one too long": {
+			[]sample{s(0, "h1", "h2"), s(500, "h1"), s(600, "h1", "h3"), s(2700, "h3")}, 2800,
+			"03:11:32.000 for 500ms [h1 h2], 03:11:32.600 for 2.1s [h1 h3]", 0, 0, true},
+		"an overlap still open at the stop": {
+			[]sample{s(0, "h1"), s(100, "h1", "h2"), s(2000, "h1", "h2")}, 2200,
+			"03:11:32.100 for 2.1s [h1 h2]", 0, 0, true},
+		"an absence": {[]sample{s(0, "h1"), s(100), s(400), s(500, "h2"), s(600)}, 700, "none", 3, 300 * time.Millisecond, false},
+	} {
+		var st holderStats
+		for _, x := range tc.samples {
+			st.record(t0.Add(time.Duration(x.ms)*time.Millisecond), x.holders)
+		}
+		st.finish(t0.Add(time.Duration(tc.stopMs) * time.Millisecond))
+		if got := st.overlapList(); got != tc.overlaps {
+			t.Errorf("%s: overlaps %q, want %q", name, got, tc.overlaps)
+		}
+		if st.absent != tc.absent || st.longestAbsent != tc.longest {
+			t.Errorf("%s: absent in %d samples, longest %s; want %d, %s", name, st.absent, st.longestAbsent, tc.absent, tc.longest)
+		}
+		if err := st.overlapErr("test", electionOverlap); (err != nil) != tc.fails {
+			t.Errorf("%s: overlapErr = %v, want failure %v", name, err, tc.fails)
+		}
+	}
+}

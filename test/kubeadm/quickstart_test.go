@@ -78,7 +78,8 @@ func TestKubeadmQuickStart(tt *testing.T) {
 		})
 	})
 	holder := lab.Node(holders[0])
-	// The holder's power loss and its return (a reboot): never two holders at any sample.
+	// The holder's power loss and its return (a reboot): never two holders for longer than an
+	// election.
 	reboot := sampleHolders(lab, vip, 100*time.Millisecond)
 	lost := time.Now()
 	if err := holder.SetLink(false); err != nil {
@@ -148,11 +149,12 @@ func TestKubeadmQuickStart(tt *testing.T) {
 	}
 	restore(holder)
 	status("after " + holder.Name + " returned")
-	if st := reboot.stop(); st.dual > 0 {
-		t.Errorf("the VIP was on two nodes in %d of %d samples while %s lost power and came back%s", st.dual, st.samples, holder.Name, st.dualDetail())
-	} else {
-		lab.Logf("%s's reboot: %d samples, never two holders; the VIP was absent in %d (longest %s)", holder.Name, st.samples, st.absent, st.longestAbsent)
+	st := reboot.stop()
+	if err := st.overlapErr("while "+holder.Name+" lost power and came back", electionOverlap); err != nil {
+		t.Error(err)
 	}
+	lab.Logf("%s's reboot: %d samples; on two nodes: %s; the VIP was absent in %d (longest %s)",
+		holder.Name, st.samples, st.overlapList(), st.absent, st.longestAbsent)
 
 	// Step 7, the seed's questions answered by doing them: h3 fails (the cluster still works), then h2
 	// (etcd quorum lost, as the status predicted), then both return.
@@ -469,10 +471,11 @@ func kubectlOut(ctx context.Context, assets, kubeconfig string, args ...string) 
 
 // holderStats sums up VIP holder samples.
 type holderStats struct {
-	samples, absent, dual int
-	longestAbsent         time.Duration
-	// dualAt names the first samples with two holders: when, and which nodes.
-	dualAt []string
+	samples, absent int
+	longestAbsent   time.Duration
+	absentSince     time.Time // the first sample of the current absence, or zero
+	// overlaps are the runs of samples with more than one holder, in order.
+	overlaps []overlap
 	// changes is the holder set at each sample where it differed from the one before (the first
 	// sample included). All are kept: moves counts them; timeline prints the first maxTimeline.
 	changes []holderChange
@@ -520,12 +523,85 @@ func (st holderStats) timeline(since time.Time) string {
 	return strings.Join(parts, ", ")
 }
 
-// dualDetail says when the VIP was on two nodes, for a failure message.
-func (st holderStats) dualDetail() string {
-	if len(st.dualAt) == 0 {
-		return ""
+// overlap is a run of samples in which more than one node held the VIP: from the first of them
+// to the first sample after (or the sampler's stop).
+type overlap struct {
+	from, to time.Time
+	holders  []string
+}
+
+func (o overlap) String() string {
+	return fmt.Sprintf("%s for %s %v", o.from.UTC().Format("15:04:05.000"), o.to.Sub(o.from).Round(10*time.Millisecond), o.holders)
+}
+
+// electionOverlap is how long two nodes may both hold the VIP in the lab, with the example's
+// profile (VRRPv2, 1 s advertisements). When the master goes to FAULT it sends priority 0, and
+// every backup takes over after its skew time, (256 - priority)/256 s: 3.9 ms apart for the
+// plan's neighbouring priorities, so on a loaded machine two backups can both become MASTER. The
+// lower one lets go when it processes the higher one's advertisement: a delivery, or one interval
+// more when that one comes late (CI's run on 2026-12-01 saw 1.15 s: keepalived's timers fired
+// 0.7 s late under the lab's load). The soak (docs/soak.md, invariant 1) allows one interval on
+// its lighter load. Two intervals stay under the master-down interval (3.22 s), so a split brain,
+// where the holders do not hear each other, cannot hide in the bound.
+const electionOverlap = 2 * time.Second
+
+// overlapErr reports the overlaps longer than bound, or nil; what names the period sampled.
+func (st holderStats) overlapErr(what string, bound time.Duration) error {
+	var long []string
+	for _, o := range st.overlaps {
+		if o.to.Sub(o.from) > bound {
+			long = append(long, o.String())
+		}
 	}
-	return "; first at " + strings.Join(st.dualAt, ", ")
+	if len(long) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the VIP was on two nodes for longer than an election (%s) %d time(s): %s; all overlaps: %s",
+		what, bound, len(long), strings.Join(long, ", "), st.overlapList())
+}
+
+// overlapList names every overlap, for the log.
+func (st holderStats) overlapList() string {
+	if len(st.overlaps) == 0 {
+		return "none"
+	}
+	var all []string
+	for _, o := range st.overlaps {
+		all = append(all, o.String())
+	}
+	return strings.Join(all, ", ")
+}
+
+// record adds a sample: the nodes that held the VIP at now.
+func (st *holderStats) record(now time.Time, h []string) {
+	st.samples++
+	if n := len(st.changes); n == 0 || !slices.Equal(h, st.changes[n-1].holders) {
+		st.changes = append(st.changes, holderChange{at: now, holders: h})
+	}
+	if n := len(st.overlaps); n > 0 && st.overlaps[n-1].to.IsZero() && len(h) < 2 {
+		st.overlaps[n-1].to = now
+	}
+	switch {
+	case len(h) == 0:
+		st.absent++
+		if st.absentSince.IsZero() {
+			st.absentSince = now
+		}
+		st.longestAbsent = max(st.longestAbsent, now.Sub(st.absentSince))
+		return
+	case len(h) > 1:
+		if n := len(st.overlaps); n == 0 || !st.overlaps[n-1].to.IsZero() {
+			st.overlaps = append(st.overlaps, overlap{from: now, holders: h})
+		}
+	}
+	st.absentSince = time.Time{}
+}
+
+// finish ends an overlap still open when sampling stops at now.
+func (st *holderStats) finish(now time.Time) {
+	if n := len(st.overlaps); n > 0 && st.overlaps[n-1].to.IsZero() {
+		st.overlaps[n-1].to = now
+	}
 }
 
 type holderSampler struct {
@@ -538,38 +614,16 @@ func sampleHolders(lab *Lab, vip netip.Addr, period time.Duration) *holderSample
 	s := &holderSampler{stopCh: make(chan struct{}), done: make(chan holderStats, 1)}
 	go func() {
 		var st holderStats
-		var since time.Time
-		var prev []string
 		for {
 			select {
 			case <-s.stopCh:
+				st.finish(time.Now())
 				s.done <- st
 				return
 			case <-time.After(period):
 			}
 			h := lab.VIPHolders(vip)
-			st.samples++
-			if st.samples == 1 || !slices.Equal(h, prev) {
-				st.changes = append(st.changes, holderChange{at: time.Now(), holders: h})
-			}
-			prev = h
-			switch {
-			case len(h) == 0:
-				st.absent++
-				if since.IsZero() {
-					since = time.Now()
-				}
-				if d := time.Since(since); d > st.longestAbsent {
-					st.longestAbsent = d
-				}
-				continue
-			case len(h) > 1:
-				st.dual++
-				if len(st.dualAt) < 5 {
-					st.dualAt = append(st.dualAt, fmt.Sprintf("%s %v", time.Now().UTC().Format("15:04:05.000"), h))
-				}
-			}
-			since = time.Time{}
+			st.record(time.Now(), h)
 		}
 	}()
 	return s
@@ -643,14 +697,15 @@ func (q *quickStart) agentCannotStart() {
 			return got != "true" && ready == "True" && state == "BACKUP", fmt.Sprintf("Ready %s", readyState()), nil
 		})
 	})
-	// Two holders would be hacp's doing. An absence is logged, not judged: on this loaded machine
-	// the master's health check times out now and then (the joins above show it too).
+	// Two holders for longer than an election would be hacp's doing. An absence is logged, not
+	// judged: on this loaded machine the master's health check times out now and then (the joins
+	// above show it too).
 	st := onStandby.stop()
-	if st.dual > 0 {
-		t.Errorf("while %s ran on its standby and handed back: %d of %d samples with two holders%s", other.Name, st.dual, st.samples, st.dualDetail())
+	if err := st.overlapErr("while "+other.Name+" ran on its standby and handed back", electionOverlap); err != nil {
+		t.Error(err)
 	}
-	lab.Logf("while %s ran on its standby and handed back: %d samples, never two holders; the VIP was absent in %d (longest %s)",
-		other.Name, st.samples, st.absent, st.longestAbsent.Round(10*time.Millisecond))
+	lab.Logf("while %s ran on its standby and handed back: %d samples; on two nodes: %s; the VIP was absent in %d (longest %s)",
+		other.Name, st.samples, st.overlapList(), st.absent, st.longestAbsent.Round(10*time.Millisecond))
 }
 
 // TestKubeadmAgentCannotStart is the quick start's step 10b alone, right after the bring-up: a
