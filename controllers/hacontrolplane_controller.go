@@ -17,9 +17,11 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
@@ -152,7 +154,7 @@ func (r *HAControlPlaneReconciler) observeCluster(ctx context.Context, hcp *hacp
 	var endpoints []string
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		switch p.Labels["component"] {
+		switch p.Labels[kubeadmComponentLabel] {
 		case "kube-apiserver":
 			o.apiServers[p.Spec.NodeName] = p
 		case "etcd":
@@ -245,6 +247,22 @@ func (r *HAControlPlaneReconciler) recordMetrics(hcp *hacpv1.HAControlPlane, st 
 	}
 }
 
+// kubeadmComponentLabel names a kubeadm static Pod's component (kube-apiserver, etcd, ...).
+const kubeadmComponentLabel = "component"
+
+// kubeadmMemberPod selects the only Pods an HAControlPlane reads: kubeadm's kube-apiserver and
+// etcd mirror Pods. The Pod cache also holds hacp's agents, which rewrite their reports every
+// contract.HeartbeatInterval, and every reconcile probes etcd: unfiltered, three agents had the
+// manager probe etcd about 1.5 times a second instead of every EtcdPeriod (the kubeadm lab's
+// idle CPU showed it in etcd, kube-apiserver and the manager).
+func kubeadmMemberPod(o client.Object) bool {
+	if o.GetNamespace() != metav1.NamespaceSystem {
+		return false
+	}
+	c := o.GetLabels()[kubeadmComponentLabel]
+	return c == "kube-apiserver" || c == "etcd"
+}
+
 // SetupWithManager registers the reconciler and what it watches.
 func (r *HAControlPlaneReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
@@ -262,7 +280,7 @@ func (r *HAControlPlaneReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&hacpv1.HAControlPlane{}).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Node{}, all).
-		Watches(&corev1.Pod{}, all).
+		Watches(&corev1.Pod{}, all, builder.WithPredicates(predicate.NewPredicateFuncs(kubeadmMemberPod))).
 		Watches(&hacpv1.VIPGroup{}, all).
 		Named("hacontrolplane").
 		Complete(r)
