@@ -11,7 +11,7 @@ COPY api/ api/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
 COPY internal/ internal/
-RUN for c in manager:hacp-manager agent:hacp-agent hacpctl:hacpctl; do \
+RUN for c in manager:hacp-manager agent:hacp-agent check:hacp-check hacpctl:hacpctl; do \
       CGO_ENABLED=0 go build -trimpath -buildvcs=false \
         -ldflags "-s -w -X hacp.dev/hacp/internal/version.Version=${VERSION}" \
         -o "/out/${c#*:}" "./cmd/${c%%:*}" || exit 1; \
@@ -24,7 +24,7 @@ RUN apt-get update && \
     install -d -m 0700 /run/hacp
 COPY hack/image/passwd hack/image/group /etc/
 # Root-owned and not writable by others: keepalived's enable_script_security checks the check
-# script's path (/usr/local/bin/hacp-agent check-apiserver).
+# script's path (/usr/local/bin/hacp-check check-apiserver).
 COPY --from=build --chown=0:0 --chmod=0755 /out/ /usr/local/bin/
 # The manager runs as 65532 (see config/manager); the agent runs as root with NET_ADMIN/NET_RAW.
 ENTRYPOINT ["/usr/local/bin/hacp-manager"]

@@ -115,6 +115,10 @@ soak: ## Faults at random (root): real keepalived, agents and two managers under
 bench-kubeadm: ## Real kubeadm cluster (root): API downtime through the VIP per hard loss of its holder, new vs reused connection, default vs fast profile, disruptions per failure, status truth, lab cost; prints a table.
 	HACP_KUBEADM_LAB=1 $(GO) test ./test/kubeadm -run '^$$' -bench '^BenchmarkKubeadm$$' -benchtime 1x -timeout 70m
 
+.PHONY: bench-check
+bench-check: ## CPU of one process start of the health check / readiness probe: hacp-check against hacp-agent, side by side.
+	$(GO) test ./internal/check -run '^$$' -bench '^BenchmarkCheckStart$$' -benchtime 300x -count 1
+
 .PHONY: bench-image
 bench-image: ## What hacp's image weighs: layers, and each binary stripped vs with debug info; prints a table.
 	./hack/bench-image.sh
@@ -128,10 +132,11 @@ demo: ## Run the operator against an embedded local control plane with the seed'
 ##@ Build
 
 .PHONY: build
-build: ## Build hacp-manager, hacp-agent, hacpctl and kubectl-hacp (hacpctl as a kubectl plugin) into bin/, static and stripped.
+build: ## Build hacp-manager, hacp-agent, hacp-check, hacpctl and kubectl-hacp (hacpctl as a kubectl plugin) into bin/, static and stripped.
 	@mkdir -p $(LOCALBIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacp-manager ./cmd/manager
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacp-agent ./cmd/agent
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacp-check ./cmd/check
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(GO_LDFLAGS)' -o $(LOCALBIN)/hacpctl ./cmd/hacpctl
 	ln -sf hacpctl $(LOCALBIN)/kubectl-hacp
 
@@ -141,6 +146,7 @@ image: build ## Build the image IMG as a docker-archive tarball (IMAGE_TAR) from
 	$(GO) run ./hack/ocibuild -o $(IMAGE_TAR) -t $(IMG) --rootfs $(LOCALBIN)/image-rootfs \
 		--file $(LOCALBIN)/hacp-manager:/usr/local/bin/hacp-manager:0755 \
 		--file $(LOCALBIN)/hacp-agent:/usr/local/bin/hacp-agent:0755 \
+		--file $(LOCALBIN)/hacp-check:/usr/local/bin/hacp-check:0755 \
 		--file $(LOCALBIN)/hacpctl:/usr/local/bin/hacpctl:0755 \
 		--file hack/image/passwd:/etc/passwd:0644 --file hack/image/group:/etc/group:0644 \
 		--dir /tmp:1777 --dir /run:0755 --dir /run/hacp:0700 \

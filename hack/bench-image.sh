@@ -9,7 +9,7 @@ make -s image IMG=hacp.bench/hacp:size IMAGE_TAR="${tmp}/hacp.tar" >/dev/null
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 echo "| part | stripped (MiB) | with debug info (MiB) | ratio |"
 echo "| --- | ---: | ---: | ---: |"
-for pair in manager:hacp-manager agent:hacp-agent hacpctl:hacpctl; do
+for pair in manager:hacp-manager agent:hacp-agent check:hacp-check hacpctl:hacpctl; do
   src="${pair%%:*}" bin="${pair#*:}"
   CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "${tmp}/${bin}.debug" "./cmd/${src}"
   s=$(stat -c %s "bin/${bin}") d=$(stat -c %s "${tmp}/${bin}.debug")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"hacp.dev/hacp/internal/check"
 	"hacp.dev/hacp/internal/contract"
 )
 
@@ -35,7 +36,7 @@ func TestAgentAcceptsTheContractsArguments(t *testing.T) {
 	}
 	probe := contract.ReadinessProbe().Exec.Command
 	var out bytes.Buffer
-	if ready(append(probe[2:], "-h"), &out); strings.Contains(out.String(), "not defined") || probe[1] != "ready" {
-		t.Errorf("readiness probe %v: %s", probe, out.String())
+	if code := check.Main(probe[1], append(probe[2:], "-h"), &out); code != 2 || strings.Contains(out.String(), "not defined") || probe[0] != contract.CheckBinary {
+		t.Errorf("readiness probe %v: exit %d, %s", probe, code, out.String())
 	}
 }

@@ -1,6 +1,6 @@
 // Command hacp-agent runs in a VIPGroup's DaemonSet: it supervises keepalived with the node's
-// rendered config and reports VRRP state on its own Pod. `hacp-agent check-apiserver` is the
-// health check the rendered configs call. `hacp-agent bootstrap` runs in the static Pod that
+// rendered config and reports VRRP state on its own Pod (the health check the rendered configs
+// call and the readiness probe are hacp-check's, cmd/check). `hacp-agent bootstrap` runs in the static Pod that
 // `hacpctl bootstrap` writes for the first node, before any API server exists, and hands the VIP
 // over to the DaemonSet's agent once that runs on the node.
 package main
@@ -36,6 +36,7 @@ import (
 
 	"hacp.dev/hacp/internal/agent"
 	"hacp.dev/hacp/internal/apiclient"
+	"hacp.dev/hacp/internal/check"
 	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -46,10 +47,9 @@ func main() {
 		os.Exit(2)
 	}
 	switch os.Args[1] {
-	case "check-apiserver":
-		os.Exit(checkAPIServer(os.Args[2:]))
-	case "ready":
-		os.Exit(ready(os.Args[2:], os.Stderr))
+	case "check-apiserver", "ready":
+		// hacp-check's commands, for configs and probes written before hacp-check existed.
+		os.Exit(check.Main(os.Args[1], os.Args[2:], os.Stderr))
 	case "version":
 		if err := printVersion(os.Stdout, os.Args[2:]); err != nil {
 			os.Exit(2)
@@ -73,22 +73,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "hacp-agent: unknown command %q\n", os.Args[1])
 		os.Exit(2)
 	}
-}
-
-func checkAPIServer(args []string) int {
-	fs := flag.NewFlagSet("check-apiserver", flag.ContinueOnError)
-	host := fs.String("host", "127.0.0.1", "API server address")
-	port := fs.Int("port", 6443, "API server port")
-	path := fs.String("path", "/readyz", "readiness path")
-	timeout := fs.Duration("timeout", 800*time.Millisecond, "timeout of one check")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if err := agent.CheckAPIServer(context.Background(), *host, *port, *path, *timeout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 func run(args []string) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
+	"hacp.dev/hacp/internal/check"
 	"hacp.dev/hacp/internal/keepalived"
 )
 
@@ -89,7 +90,7 @@ func TestSupervisorStartsKeepalivedOnceWhenAConfigArrivesDuringTheRestartDelay(t
 	first := render(t, "/bin/true", fifo, "198.51.100.100")
 	configs <- first
 	waitFor(t, "keepalived to die at once", 5*time.Second, func() bool { return starts(t, dir) == 1 && rec.last().State == "STOP" })
-	if err := CheckReady(run); err == nil {
+	if err := check.Ready(run); err == nil {
 		t.Fatal("ready while keepalived is not running")
 	}
 
@@ -100,12 +101,12 @@ func TestSupervisorStartsKeepalivedOnceWhenAConfigArrivesDuringTheRestartDelay(t
 	if n := starts(t, dir); n != 2 {
 		t.Fatalf("keepalived was started %d times, want 2: the restart timer started a second copy next to the running one", n)
 	}
-	waitFor(t, "ready", 5*time.Second, func() bool { return CheckReady(run) == nil })
+	waitFor(t, "ready", 5*time.Second, func() bool { return check.Ready(run) == nil })
 
 	t.Log("a config keepalived rejects: the old one keeps running, and the node is not ready")
 	configs <- render(t, "/bin/true", fifo, "198.51.100.199")
 	waitFor(t, "the rejection", 5*time.Second, func() bool { return rec.last().ConfigError != "" })
-	if err := CheckReady(run); err == nil {
+	if err := check.Ready(run); err == nil {
 		t.Fatal("ready although keepalived does not run the current config")
 	}
 	if rec.last().ConfigHash != keepalived.HashConfig(second) || starts(t, dir) != 2 {
@@ -121,13 +122,13 @@ func TestSupervisorStartsKeepalivedOnceWhenAConfigArrivesDuringTheRestartDelay(t
 
 	t.Log("the current config again: ready")
 	configs <- second
-	waitFor(t, "ready again", 5*time.Second, func() bool { return CheckReady(run) == nil && rec.last().ConfigError == "" })
+	waitFor(t, "ready again", 5*time.Second, func() bool { return check.Ready(run) == nil && rec.last().ConfigError == "" })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	done <- nil
-	if err := CheckReady(run); err == nil {
+	if err := check.Ready(run); err == nil {
 		t.Fatal("ready after the agent stopped")
 	}
 }

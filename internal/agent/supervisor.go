@@ -20,6 +20,7 @@ import (
 	"github.com/go-logr/logr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
+	"hacp.dev/hacp/internal/check"
 	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -274,11 +275,6 @@ func restartDelay(prev, ranFor time.Duration) time.Duration {
 	return min(2*prev, restartMax)
 }
 
-// ReadyFile is where the supervisor records, in Dir, that keepalived runs the latest config it was
-// given: the agent's readiness probe (hacp-agent ready) reads it, so a rolling update of the
-// DaemonSet waits until each node's keepalived runs its current config.
-const ReadyFile = "keepalived.ready"
-
 // setWanted records the latest config the supervisor was given.
 func (s *Supervisor) setWanted(text []byte) {
 	s.mu.Lock()
@@ -289,14 +285,14 @@ func (s *Supervisor) setWanted(text []byte) {
 	s.mu.Unlock()
 }
 
-// updateReady writes or removes ReadyFile: present, with the hash, exactly while keepalived runs
+// updateReady writes or removes check.ReadyFile (the readiness probe reads it): present, with the hash, exactly while keepalived runs
 // and the latest config given is the one it runs.
 func (s *Supervisor) updateReady() {
 	s.mu.Lock()
 	ready := s.proc != nil && s.wanted != "" && s.wanted == s.report.ConfigHash && s.report.ConfigError == ""
 	hash := s.wanted
 	s.mu.Unlock()
-	path := filepath.Join(s.Dir, ReadyFile)
+	path := filepath.Join(s.Dir, check.ReadyFile)
 	if !ready {
 		_ = os.Remove(path)
 		return
@@ -304,18 +300,6 @@ func (s *Supervisor) updateReady() {
 	if err := os.WriteFile(path+".tmp", []byte(hash+"\n"), 0o600); err == nil {
 		_ = os.Rename(path+".tmp", path)
 	}
-}
-
-// CheckReady is the readiness probe: nil when the supervisor using dir runs its latest config.
-func CheckReady(dir string) error {
-	b, err := os.ReadFile(filepath.Join(dir, ReadyFile))
-	if err != nil {
-		return fmt.Errorf("keepalived does not run the current config (yet): %w", err)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return errors.New("keepalived does not run the current config (yet)")
-	}
-	return nil
 }
 
 func (s *Supervisor) running() bool {

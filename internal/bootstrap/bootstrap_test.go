@@ -136,7 +136,7 @@ func TestStandbyPod(t *testing.T) {
 		t.Errorf("standby labels %v: want tier=control-plane, the group's name and component=standby", p.Labels)
 	}
 	probe := p.Spec.Containers[0].ReadinessProbe
-	if probe == nil || probe.Exec == nil || strings.Join(probe.Exec.Command, " ") != contract.AgentBinary+" ready --dir="+contract.RunDir {
-		t.Errorf("standby readiness probe %+v: want hacp-agent ready on its run folder", probe)
+	if probe == nil || probe.Exec == nil || strings.Join(probe.Exec.Command, " ") != contract.CheckBinary+" ready --dir="+contract.RunDir {
+		t.Errorf("standby readiness probe %+v: want hacp-check ready on its run folder", probe)
 	}
 }

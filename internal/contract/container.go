@@ -111,23 +111,28 @@ func DownwardEnv() []corev1.EnvVar {
 	}
 }
 
-// ReadinessProbe passes only while keepalived runs this node's current config (`hacp-agent
+// ProbePeriodSeconds is how often kubelet runs the readiness probes of hacp's Pods. An exec probe
+// is a `runc exec` into the container: about 160 ms of CPU each on the kubeadm lab, paid by the
+// node's containerd-shim. At every 2 s (agent) and 5 s (standby) that was 0.11 cores per
+// control-plane node, a third of what the idle lab spent; every 10 s it is a fifth of that. The
+// price is a rolling update of the DaemonSet that waits up to 10 s longer per node, and a standby
+// that shows in the status up to 10 s later (docs/benchmarks.md, "What the idle lab spends").
+const ProbePeriodSeconds = 10
+
+// ReadinessProbe passes only while keepalived runs this node's current config (`hacp-check
 // ready`): a rolling update waits for it before replacing the next node's agent.
 func ReadinessProbe() *corev1.Probe {
 	return &corev1.Probe{
-		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{AgentBinary, "ready", "--dir=" + RunDir}}},
-		PeriodSeconds: 2, TimeoutSeconds: 2, FailureThreshold: 1,
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{CheckBinary, "ready", "--dir=" + RunDir}}},
+		PeriodSeconds: ProbePeriodSeconds, TimeoutSeconds: 2, FailureThreshold: 1,
 	}
 }
 
 // StandbyReadinessProbe is the standby static Pod's: the same check, so that its mirror Pod is
 // Ready exactly while the standby runs keepalived (the DaemonSet's agent is absent from the node),
-// which is how the manager learns it without the standby needing the API. Every 5 s: it is a
-// status signal, not a rollout gate.
+// which is how the manager learns it without the standby needing the API.
 func StandbyReadinessProbe() *corev1.Probe {
-	p := ReadinessProbe()
-	p.PeriodSeconds = 5
-	return p
+	return ReadinessProbe()
 }
 
 // Container is the agent container of every hacp Pod: hacp-agent with args, root for raw VRRP

@@ -10,6 +10,9 @@ import (
 const (
 	// AgentBinary is hacp-agent in hacp's image.
 	AgentBinary = "/usr/local/bin/hacp-agent"
+	// CheckBinary is hacp-check in hacp's image: keepalived's health check script and the agent
+	// container's readiness probe, a small binary because it starts every second or two.
+	CheckBinary = "/usr/local/bin/hacp-check"
 	// KeepalivedBinary is keepalived in hacp's image.
 	KeepalivedBinary = "/usr/sbin/keepalived"
 	// RunDir is the agent's private directory (a memory emptyDir): keepalived.conf, pid files,

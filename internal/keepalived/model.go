@@ -24,7 +24,7 @@ type Member struct {
 // Options are the node-side paths and identities the configs refer to. They are the same on every
 // node, because the agent runs from one image.
 type Options struct {
-	// CheckCommand is the health check program (the agent binary); its arguments are added.
+	// CheckCommand is the health check program (hacp-check); its arguments are added.
 	CheckCommand string
 	// ScriptUser runs the check; keepalived refuses scripts without one under
 	// enable_script_security.
@@ -38,7 +38,7 @@ type Options struct {
 // DefaultOptions are the paths inside hacp's image.
 func DefaultOptions() Options {
 	return Options{
-		CheckCommand: contract.AgentBinary,
+		CheckCommand: contract.CheckBinary,
 		// root, not nobody: keepalived 2.2.7's --config-test SIGTERMs itself (exit 143, whatever
 		// the config holds) when script_user is not root, so a reload could not be tested before
 		// it is applied. enable_script_security still refuses a check binary that any non-root

@@ -86,7 +86,7 @@ func TestBootstrapHandover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf = bytes.ReplaceAll(conf, []byte(keepalived.DefaultOptions().CheckCommand), []byte(e.agentBin))
+	conf = bytes.ReplaceAll(conf, []byte(keepalived.DefaultOptions().CheckCommand), []byte(e.checkBin))
 	if err := os.WriteFile(filepath.Join(hostConfigDir, "keepalived.conf"), conf, 0o600); err != nil {
 		t.Fatal(err)
 	}

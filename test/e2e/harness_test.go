@@ -80,6 +80,7 @@ type Env struct {
 	Hosts      map[string]*Host
 	Client     client.Client
 	agentBin   string
+	checkBin   string // hacp-check: the health check script
 	standin    string
 	kubeconf   string
 	restConfig *rest.Config
@@ -131,6 +132,7 @@ func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 	}
 	e := &Env{t: t, root: t, Hosts: map[string]*Host{}}
 	e.agentBin = testbin.Build(t, "./cmd/agent", "hacp-agent")
+	e.checkBin = testbin.Build(t, "./cmd/check", "hacp-check")
 	e.standin = testbin.Build(t, "./test/standin", "standin")
 
 	// keepalived's rendered configs name /run/hacp/keepalived.fifo; each host gets its own
@@ -180,7 +182,7 @@ func NewEnv(t testing.TB, opts ...EnvOption) *Env {
 		t.Fatal(err)
 	}
 	e.restConfig = cfg
-	e.kaOptions = keepalived.Options{CheckCommand: e.agentBin, ScriptUser: "root", NotifyFIFO: "/run/hacp/keepalived.fifo", DefaultInterface: "eth0"}
+	e.kaOptions = keepalived.Options{CheckCommand: e.checkBin, ScriptUser: "root", NotifyFIFO: "/run/hacp/keepalived.fifo", DefaultInterface: "eth0"}
 
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()

@@ -92,14 +92,14 @@ func TestImage(t *testing.T) {
 	// The flattened filesystem: headers checked as the tarball says, then unpacked to run binaries.
 	fsDir := filepath.Join(dir, "rootfs")
 	headers := unpack(t, mutate.Extract(img), fsDir)
-	for _, bin := range []string{"/usr/local/bin/hacp-manager", "/usr/local/bin/hacp-agent", "/usr/local/bin/hacpctl"} {
+	for _, bin := range []string{"/usr/local/bin/hacp-manager", "/usr/local/bin/hacp-agent", "/usr/local/bin/hacp-check", "/usr/local/bin/hacpctl"} {
 		h, ok := headers[bin]
 		if !ok {
 			t.Errorf("%s missing", bin)
 			continue
 		}
 		// keepalived's enable_script_security refuses a check script that is not root's or is
-		// writable by others; the agent binary is the check script.
+		// writable by others; hacp-check is the check script.
 		if h.Uid != 0 || h.Gid != 0 || h.Mode&0o7777 != 0o755 {
 			t.Errorf("%s: owner %d:%d mode %o, want 0:0 0755", bin, h.Uid, h.Gid, h.Mode&0o7777)
 		}
@@ -132,11 +132,14 @@ func TestImage(t *testing.T) {
 	run("/usr/local/bin/hacpctl", "help")
 	run("/usr/local/bin/hacp-manager", "--help")
 	run("/bin/ip", "-V")
-	// The agent's check script as keepalived runs it (no API server here: it must fail, not crash).
-	if out, err := exec.Command("chroot", fsDir, "/usr/local/bin/hacp-agent", "check-apiserver", "--port", "1").CombinedOutput(); err == nil {
-		t.Errorf("check-apiserver against a closed port succeeded: %s", out)
-	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Errorf("check-apiserver: %v %s", err, out)
+	// The check script as keepalived runs it, and as configs written before hacp-check name it
+	// (no API server here: it must fail, not crash).
+	for _, bin := range []string{"/usr/local/bin/hacp-check", "/usr/local/bin/hacp-agent"} {
+		if out, err := exec.Command("chroot", fsDir, bin, "check-apiserver", "--port", "1").CombinedOutput(); err == nil {
+			t.Errorf("%s check-apiserver against a closed port succeeded: %s", bin, out)
+		} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%s check-apiserver: %v %s", bin, err, out)
+		}
 	}
 
 	size := imageSize(t, img)

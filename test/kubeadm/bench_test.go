@@ -65,7 +65,11 @@ func BenchmarkKubeadm(b *testing.B) {
 	q.join([]string{"h2", "h3"}, nil)
 	bringUp := q.bringUp
 
+	counters, at := cpuCounters(q.lab), time.Now()
 	cpu, mem := labCost(b, q.lab, 30*time.Second)
+	after := cpuCounters(q.lab)
+	idle := cpuShares(counters, after, time.Since(at), true)
+	q.lab.Logf("CPU of the idle lab (%.2f cores), by consumer and node:\n%s", cpu, formatShares(cpuShares(counters, after, time.Since(at), false), 40))
 	rss := hacpMemory(q.lab)
 
 	profiles := benchProfiles
@@ -140,6 +144,12 @@ func BenchmarkKubeadm(b *testing.B) {
 	fmt.Fprintf(w, "\tquick start: init, deploy, 2 control-plane joins\t%s\n", bringUp.Round(time.Second))
 	fmt.Fprintf(w, "\tCPU, idle cluster (30 s)\t%.2f cores\n", cpu)
 	fmt.Fprintf(w, "\tmemory, all nodes\t%d MiB\n", mem>>20)
+	for i, sh := range idle {
+		if i == 15 {
+			break
+		}
+		fmt.Fprintf(w, "\tCPU, idle: %s\t%.3f cores\n", sh.name, sh.cores)
+	}
 	for _, name := range []string{"hacp-manager", "hacp-agent", "keepalived"} {
 		fmt.Fprintf(w, "\tRSS %s (per process)\t%s\n", name, rss[name])
 	}
