@@ -36,8 +36,8 @@ func TestAgentPodReadinessAndReaping(t *testing.T) {
 	}
 	c := spec.Containers[0]
 	p := c.ReadinessProbe
-	if p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{c.Command[0], "ready", "--dir=/run/hacp"}) {
-		t.Fatalf("readiness probe %+v: want %s ready --dir=/run/hacp", p, c.Command[0])
+	if p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{contract.CheckBinary, "ready", "--dir=/run/hacp"}) {
+		t.Fatalf("readiness probe %+v: want %s ready --dir=/run/hacp", p, contract.CheckBinary)
 	}
 	mounted := false
 	for _, m := range c.VolumeMounts {
