@@ -27,7 +27,7 @@ func TestDaemonSetAsksItsOwnGroupsBootstrap(t *testing.T) {
 }
 
 // The agent Pod: ready only while keepalived runs the node's current config (the supervisor keeps
-// check.ReadyFile), and a PID 1 that reaps keepalived's orphans (the pause container's).
+// contract.ReadyFile), and a PID 1 that reaps keepalived's orphans (the pause container's).
 func TestAgentPodReadinessAndReaping(t *testing.T) {
 	vg := &hacpv1.VIPGroup{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-apiserver"}}
 	spec := desiredDaemonSet(vg, "hacp:test", false).Spec.Template.Spec

@@ -20,7 +20,6 @@ import (
 	"github.com/go-logr/logr"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
-	"hacp.dev/hacp/internal/check"
 	"hacp.dev/hacp/internal/contract"
 	"hacp.dev/hacp/internal/keepalived"
 )
@@ -285,14 +284,14 @@ func (s *Supervisor) setWanted(text []byte) {
 	s.mu.Unlock()
 }
 
-// updateReady writes or removes check.ReadyFile (the readiness probe reads it): present, with the hash, exactly while keepalived runs
+// updateReady writes or removes contract.ReadyFile (the readiness probe reads it): present, with the hash, exactly while keepalived runs
 // and the latest config given is the one it runs.
 func (s *Supervisor) updateReady() {
 	s.mu.Lock()
 	ready := s.proc != nil && s.wanted != "" && s.wanted == s.report.ConfigHash && s.report.ConfigError == ""
 	hash := s.wanted
 	s.mu.Unlock()
-	path := filepath.Join(s.Dir, check.ReadyFile)
+	path := filepath.Join(s.Dir, contract.ReadyFile)
 	if !ready {
 		_ = os.Remove(path)
 		return

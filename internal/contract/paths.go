@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"path"
+
+	"hacp.dev/hacp/internal/check"
 )
 
 // Paths inside hacp's image and in the agent container.
@@ -24,6 +26,10 @@ const (
 	TmpDir = "/tmp"
 	// ConfigFile is the name of keepalived's config in every folder that holds one.
 	ConfigFile = "keepalived.conf"
+	// ReadyFile, in RunDir, says that keepalived runs the latest config the agent was given (the
+	// readiness probe reads it). It is defined by internal/check, which hacp-check links without
+	// this package's Kubernetes types.
+	ReadyFile = check.ReadyFile
 )
 
 // Paths on the node.
