@@ -1,8 +1,8 @@
 // Command hacp-agent runs in a VIPGroup's DaemonSet: it supervises keepalived with the node's
 // rendered config and reports VRRP state on its own Pod (the health check the rendered configs
-// call and the readiness probe are hacp-check's, cmd/check). `hacp-agent bootstrap` runs in the static Pod that
-// `hacpctl bootstrap` writes for the first node, before any API server exists, and hands the VIP
-// over to the DaemonSet's agent once that runs on the node.
+// call and the readiness probe are hacp-check's, cmd/check). `hacp-agent bootstrap` runs in the
+// static Pod that `hacpctl bootstrap` writes for the first node, before any API server exists,
+// and hands the VIP over to the DaemonSet's agent once that runs on the node.
 package main
 
 import (

@@ -284,8 +284,8 @@ func (s *Supervisor) setWanted(text []byte) {
 	s.mu.Unlock()
 }
 
-// updateReady writes or removes contract.ReadyFile (the readiness probe reads it): present, with the hash, exactly while keepalived runs
-// and the latest config given is the one it runs.
+// updateReady writes or removes contract.ReadyFile, which the readiness probe reads: present, with
+// the hash, exactly while keepalived runs and the latest config given is the one it runs.
 func (s *Supervisor) updateReady() {
 	s.mu.Lock()
 	ready := s.proc != nil && s.wanted != "" && s.wanted == s.report.ConfigHash && s.report.ConfigError == ""

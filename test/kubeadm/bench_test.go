@@ -65,11 +65,11 @@ func BenchmarkKubeadm(b *testing.B) {
 	q.join([]string{"h2", "h3"}, nil)
 	bringUp := q.bringUp
 
-	counters, at := cpuCounters(q.lab), time.Now()
+	before, at := cpuCounters(q.lab), time.Now()
 	cpu, mem := labCost(b, q.lab, 30*time.Second)
-	after := cpuCounters(q.lab)
-	idle := cpuShares(counters, after, time.Since(at), true)
-	q.lab.Logf("CPU of the idle lab (%.2f cores), by consumer and node:\n%s", cpu, formatShares(cpuShares(counters, after, time.Since(at), false), 40))
+	after, window := cpuCounters(q.lab), time.Since(at)
+	idle := cpuShares(before, after, window, true)
+	q.lab.Logf("CPU of the idle lab (%.2f cores), by consumer and node:\n%s", cpu, formatShares(cpuShares(before, after, window, false), 40))
 	rss := hacpMemory(q.lab)
 
 	profiles := benchProfiles
