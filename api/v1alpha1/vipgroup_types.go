@@ -217,9 +217,12 @@ type HealthCheck struct {
 	// +kubebuilder:validation:Maximum=59000
 	TimeoutMilliseconds int32 `json:"timeoutMilliseconds,omitempty"`
 
-	// fall is the number of consecutive failures before a node counts as unhealthy.
+	// fall is the number of consecutive failures before a node counts as unhealthy. The default, 3,
+	// rides out a loaded control plane: while a peer boots, the survivors' etcd reads take
+	// 100-250 ms and /readyz now and then misses the timeout twice in a row, which with fall 2 gave
+	// the VIP away from a healthy node and cut every client a second time.
 	// +optional
-	// +kubebuilder:default=2
+	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=20
 	Fall int32 `json:"fall,omitempty"`

@@ -41,7 +41,7 @@ func Defaulted(spec hacpv1.VIPGroupSpec) hacpv1.VIPGroupSpec {
 		hc.TimeoutMilliseconds = 800
 	}
 	if hc.Fall == 0 {
-		hc.Fall = 2
+		hc.Fall = 3
 	}
 	if hc.Rise == 0 {
 		hc.Rise = 2

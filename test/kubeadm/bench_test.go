@@ -98,6 +98,14 @@ func BenchmarkKubeadm(b *testing.B) {
 			results[p.name] = append(results[p.name], r)
 		}
 	}
+	// A loss that cut clients more than once is what the figures cannot explain: keep the nodes'
+	// logs (keepalived's states and checks are in the agents') before the lab goes.
+	for _, rs := range results {
+		if slices.ContainsFunc(rs, func(r lossResult) bool { return r.disruptions > 1 }) {
+			q.lab.Logf("a loss with more than one disruption: node logs saved in %s", saveLogs(b, q.lab))
+			break
+		}
+	}
 	b.StopTimer()
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)

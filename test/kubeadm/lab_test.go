@@ -119,10 +119,12 @@ func newLab(t testing.TB, assets, repo string, extraImages ...string) (*Lab, []H
 	return lab, hosts
 }
 
-func saveLogs(t testing.TB, lab *Lab) {
+// saveLogs copies every node's kubelet, containerd and Pod logs (keepalived's are the agents')
+// to a new folder under /tmp that outlives the lab, and names it.
+func saveLogs(t testing.TB, lab *Lab) string {
 	dir, err := os.MkdirTemp("", "hacp-kubeadm-lab-logs-")
 	if err != nil {
-		return
+		return ""
 	}
 	for _, n := range lab.Nodes() {
 		_ = exec.Command("mkdir", "-p", filepath.Join(dir, n.Name)).Run()
@@ -131,6 +133,7 @@ func saveLogs(t testing.TB, lab *Lab) {
 		}
 	}
 	t.Logf("node logs saved in %s", dir)
+	return dir
 }
 
 // TestKubeadmLab: kubeadm init on h1 with the VIP as endpoint, kube-proxy and the bridge CNI working
