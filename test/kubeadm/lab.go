@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -384,34 +385,80 @@ func (l *Lab) cgroupsRemove(rel string) error {
 // DialHub dials addr from the hub namespace: the lab's clients (tests, kubectl through APIProxy)
 // reach nodes and the VIP this way, without any address or route in the machine's own namespace.
 func (l *Lab) DialHub(ctx context.Context, network, addr string) (net.Conn, error) {
-	runtime.LockOSThread()
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
+	var conn net.Conn
+	err := inNetNS(l.hub, func() error {
+		// The socket belongs to the namespace it was created in, whichever thread uses it later.
+		var err error
+		conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
+		return err
+	})
+	if err != nil && conn != nil {
+		_ = conn.Close()
+		conn = nil
 	}
-	defer self.Close()
-	hub, err := os.Open("/run/netns/" + l.hub)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer hub.Close()
-	if err := unix.Setns(int(hub.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("entering %s: %w", l.hub, err)
-	}
-	// The socket belongs to the namespace it was created in, whichever thread uses it later.
-	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
-	if serr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); serr != nil {
-		// The thread is stuck in the hub: keep it locked so that the runtime ends it with this goroutine.
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, fmt.Errorf("leaving %s: %w", l.hub, serr)
-	}
-	runtime.UnlockOSThread()
 	return conn, err
+}
+
+// inNetNS runs fn on an OS thread of its own in the network namespace /run/netns/name, without a
+// process start (the lab samples addresses 20-60 times a second; an `ip` run each time cost a
+// tenth of a core or more of a 2-core machine at the moments it measures). If the thread cannot
+// go back to the machine's namespace it stays locked, and the runtime ends it with its goroutine.
+func inNetNS(name string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open("/run/netns/" + name)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("entering %s: %w", name, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("leaving %s: %w", name, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// netnsAddrs lists the addresses on dev inside the network namespace name, any prefix length.
+func netnsAddrs(name, dev string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	err := inNetNS(name, func() error {
+		ifc, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			return err
+		}
+		for _, a := range addrs {
+			if p, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(p.IP); ok {
+					out = append(out, ip.Unmap())
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // APIProxy returns a loopback address in the machine's namespace that forwards every connection to
@@ -470,15 +517,16 @@ func output(name string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// VIPHolders lists the running nodes whose eth0 carries vip, whatever any status says.
+// VIPHolders lists the running nodes whose eth0 carries vip (with any prefix length), whatever any
+// status says.
 func (l *Lab) VIPHolders(vip netip.Addr) []string {
 	var out []string
 	for _, n := range l.Nodes() {
 		if !n.Running() {
 			continue
 		}
-		text, err := output("ip", "-n", n.NetNS, "-o", "addr", "show", "dev", "eth0")
-		if err == nil && strings.Contains(text, " "+vip.String()+"/") {
+		addrs, err := netnsAddrs(n.NetNS, "eth0")
+		if err == nil && slices.Contains(addrs, vip) {
 			out = append(out, n.Name)
 		}
 	}

@@ -5,6 +5,7 @@ package kubeadm
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"os"
@@ -426,27 +427,41 @@ func waitSteady(ctx context.Context, lab *Lab, cfg *rest.Config, server string, 
 
 // readyz sends GET /readyz to server through the hub on a new connection, as a new client would.
 func readyz(ctx context.Context, lab *Lab, cfg *rest.Config, server string) error {
-	tlsConfig, err := rest.TLSConfigFor(cfg)
+	code, _, err := getNewConn(ctx, lab, cfg, server, "/readyz")
 	if err != nil {
 		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("readyz: %d %s", code, http.StatusText(code))
+	}
+	return nil
+}
+
+// getNewConn GETs path from server through the hub on a new connection (given up after 2 s), as
+// a new client (or a kubectl run) would, and returns the status code and the body.
+func getNewConn(ctx context.Context, lab *Lab, cfg *rest.Config, server, path string) (int, []byte, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return 0, nil, err
 	}
 	tr := &http.Transport{DialContext: lab.DialHub, TLSClientConfig: tlsConfig, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "https://"+server+"/readyz", nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "https://"+server+path, nil)
 	if err != nil {
-		return err
+		return 0, nil, err
+	}
+	if cfg.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.BearerToken)
 	}
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("readyz: %s", resp.Status)
-	}
-	return nil
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, body, err
 }
 
 // makeImage runs make image and returns the tarball it writes.
