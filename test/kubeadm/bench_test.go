@@ -210,10 +210,16 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 		b.Fatal(err)
 	}
 	lost := time.Now()
+	// New connections are tried from the cut on, while the node's processes are killed: a client
+	// does not wait for the lost machine to finish dying (the lab's PowerOff kills cgroups and
+	// waits for them to go, which took part of the fast profile's window when it came first).
+	newConn := make(chan time.Duration, 1)
+	go func() { newConn <- firstNewConnection(ctx, q, lost) }()
 	if err := holder.PowerOff(); err != nil {
 		b.Fatal(err)
 	}
-	r.newConn = firstNewConnection(ctx, q, lost)
+	q.lab.Logf("%s powered off %s after the cut", holder.Name, time.Since(lost).Round(time.Millisecond))
+	r.newConn = <-newConn
 	var masterAt, lossAt time.Time
 	var falseReady time.Duration
 	last := time.Now()
