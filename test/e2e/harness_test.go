@@ -300,6 +300,10 @@ type Profile struct {
 	CheckInterval, Fall int32
 }
 
+// DefaultProfile has the example's VRRP timing (VRRPv2, 1 s) with fall 2, one less than the CRD's
+// default: with it a partitioned holder gives the VIP up (interval x fall, 2 s) before the others'
+// master-down interval (3.22 s) ends, which TestPartition checks sample by sample. The CRD's
+// default, fall 3, has TestDefaultHealthCheck.
 var (
 	DefaultProfile = Profile{Name: "default", Version: 2, AdvertMilliseconds: 1000, CheckInterval: 1, Fall: 2}
 	FastProfile    = Profile{Name: "fast", Version: 3, AdvertMilliseconds: 100, CheckInterval: 1, Fall: 1}
