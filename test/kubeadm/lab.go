@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -32,6 +31,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hacp.dev/hacp/test/netlab"
 )
 
 var (
@@ -386,7 +387,7 @@ func (l *Lab) cgroupsRemove(rel string) error {
 // reach nodes and the VIP this way, without any address or route in the machine's own namespace.
 func (l *Lab) DialHub(ctx context.Context, network, addr string) (net.Conn, error) {
 	var conn net.Conn
-	err := inNetNS(l.hub, func() error {
+	err := netlab.InNetNS(l.hub, func() error {
 		// The socket belongs to the namespace it was created in, whichever thread uses it later.
 		var err error
 		conn, err = (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, network, addr)
@@ -399,48 +400,12 @@ func (l *Lab) DialHub(ctx context.Context, network, addr string) (net.Conn, erro
 	return conn, err
 }
 
-// inNetNS runs fn on an OS thread of its own in the network namespace /run/netns/name, without a
-// process start (the lab samples addresses 20-60 times a second; an `ip` run each time cost a
-// tenth of a core or more of a 2-core machine at the moments it measures). If the thread cannot
-// go back to the machine's namespace it stays locked, and the runtime ends it with its goroutine.
-func inNetNS(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open("/run/netns/" + name)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering %s: %w", name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("leaving %s: %w", name, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// netnsAddrs lists the addresses on dev inside the network namespace name, any prefix length.
+// netnsAddrs lists the addresses on dev inside the network namespace name, any prefix length,
+// without a process start: the lab samples them 20-60 times a second, and an `ip` run each time
+// cost a tenth of a core or more of this 2-core machine at the moments the lab measures.
 func netnsAddrs(name, dev string) ([]netip.Addr, error) {
 	var out []netip.Addr
-	err := inNetNS(name, func() error {
+	err := netlab.InNetNS(name, func() error {
 		ifc, err := net.InterfaceByName(dev)
 		if err != nil {
 			return err

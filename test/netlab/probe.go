@@ -62,8 +62,12 @@ func (h *Host) Prober() (*Prober, error) {
 }
 
 // inNamespace runs f on a locked thread inside h's network namespace and brings the thread back.
-// If it cannot come back, the thread stays locked and dies with its goroutine.
-func (h *Host) inNamespace(f func() error) error {
+func (h *Host) inNamespace(f func() error) error { return InNetNS(h.NS, f) }
+
+// InNetNS runs f on a locked thread of its own inside the network namespace /run/netns/name and
+// brings the thread back; sockets f creates stay in that namespace. If the thread cannot come
+// back, it stays locked and dies with its goroutine, so no other code ever runs on it.
+func InNetNS(name string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -73,7 +77,7 @@ func (h *Host) inNamespace(f func() error) error {
 			return
 		}
 		defer own.Close()
-		target, err := os.Open("/var/run/netns/" + h.NS)
+		target, err := os.Open("/var/run/netns/" + name)
 		if err != nil {
 			errc <- err
 			runtime.UnlockOSThread()
@@ -81,13 +85,13 @@ func (h *Host) inNamespace(f func() error) error {
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- err
+			errc <- fmt.Errorf("entering %s: %w", name, err)
 			runtime.UnlockOSThread()
 			return
 		}
 		ferr := f()
 		if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("returning from %s: %w", h.NS, err)
+			errc <- errors.Join(ferr, fmt.Errorf("returning from %s: %w", name, err))
 			return // still locked: the thread exits with this goroutine
 		}
 		runtime.UnlockOSThread()
