@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
@@ -103,11 +106,12 @@ func BenchmarkKubeadm(b *testing.B) {
 			results[p.name] = append(results[p.name], r)
 		}
 	}
-	// A loss that cut clients more than once is what the figures cannot explain: keep the nodes'
-	// logs (keepalived's states and checks are in the agents') before the lab goes.
+	// A loss that cut clients more than once, or left the reused client without an answer for
+	// longer than a failover takes, is what the figures cannot explain: keep the nodes' logs
+	// (keepalived's states and checks are in the agents') before the lab goes.
 	for _, rs := range results {
-		if slices.ContainsFunc(rs, func(r lossResult) bool { return r.disruptions > 1 }) {
-			q.lab.Logf("a loss with more than one disruption: node logs saved in %s", saveLogs(b, q.lab))
+		if slices.ContainsFunc(rs, func(r lossResult) bool { return r.disruptions > 1 || r.reused > 5*time.Second }) {
+			q.lab.Logf("a loss with more than one disruption or a long one: node logs saved in %s", saveLogs(b, q.lab))
 			break
 		}
 	}
@@ -256,7 +260,7 @@ func loseHolder(b *testing.B, q *quickStart) lossResult {
 	st := holdersSeen.stop()
 	r.moves = st.moves(lost)
 	lab.Logf("%s lost: VIP holders %s", holder.Name, st.timeline(lost))
-	lab.Logf("%s lost: reused client got no answer %s", holder.Name, reused.cuts(lost))
+	lab.Logf("%s lost: reused client (%s) cut %s", holder.Name, reused.proto, reused.cuts(lost))
 	return r
 }
 
@@ -328,93 +332,125 @@ func firstNewConnection(ctx context.Context, q *quickStart, lost time.Time) time
 	}
 }
 
-// reusedClient sends GET /readyz every 20 ms over one keep-alive connection at a time, as kubelet
-// and controllers hold theirs, and records each answer.
+// reusedClient sends GET /readyz every 20 ms through client-go's own transport (HTTP/2 over one
+// kept-alive connection, the health-check pings, the retries Go's HTTP stack does by itself), as
+// kubelet and controllers hold theirs, and records each request. A hand-made HTTP/1.1 client
+// measured something else: its timed-out request closed the connection, so the next one dialled
+// the new holder at once, and Go replayed a GET that met a reset on the new node without a word,
+// which hid the cut (loss 1 of 2026-12-01's fast run: "no disruption").
 type reusedClient struct {
 	mu      sync.Mutex
 	results []probeResult
+	proto   string // of the first answer: client-go speaks HTTP/2 to the API server
 	stopCh  chan struct{}
 	done    chan struct{}
 }
 
 type probeResult struct {
-	at time.Time
-	ok bool
+	start, at time.Time // the request was sent, its answer (or error) came
+	ok        bool
 	// answered: the API sent a response (perhaps not 200: a /readyz 500 while etcd settles
 	// does not cut the connection); false when the request failed (connection cut, refused, timed out).
 	answered bool
+	// newConn: the request went out on a connection made for it. A kept-alive client only makes
+	// one when the one it had is gone (reset by a node that took the VIP, or given up).
+	newConn bool
+	err     string
 }
 
 func startReusedClient(b *testing.B, q *quickStart) *reusedClient {
-	tlsConfig, err := rest.TLSConfigFor(q.cfg)
+	cfg := rest.CopyConfig(q.cfg)
+	cfg.Dial = q.lab.DialHub
+	rt, err := rest.TransportFor(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := &http.Transport{DialContext: q.lab.DialHub, TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 1}
 	c := &reusedClient{stopCh: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		defer tr.CloseIdleConnections()
+		defer utilnet.CloseIdleConnectionsFor(rt)
 		for {
 			select {
 			case <-c.stopCh:
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			ctx, cancel := context.WithTimeout(q.ctx, 2*time.Second)
+			r := probeResult{start: time.Now()}
+			trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { r.newConn = !info.Reused }}
+			ctx, cancel := context.WithTimeout(httptrace.WithClientTrace(q.ctx, trace), 2*time.Second)
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+q.endpoint+"/readyz", nil)
-			resp, err := tr.RoundTrip(req)
-			ok := err == nil && resp.StatusCode == http.StatusOK
+			resp, err := rt.RoundTrip(req)
 			if resp != nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
 				_ = resp.Body.Close()
 			}
 			cancel()
+			r.at, r.ok, r.answered = time.Now(), err == nil && resp.StatusCode == http.StatusOK, err == nil
+			if err != nil {
+				r.err = err.Error()
+			}
 			c.mu.Lock()
-			c.results = append(c.results, probeResult{at: time.Now(), ok: ok, answered: err == nil})
+			c.results = append(c.results, r)
+			if resp != nil && c.proto == "" {
+				c.proto = resp.Proto
+			}
 			c.mu.Unlock()
 		}
 	}()
 	return c
 }
 
-// disruptionGap merges failed requests into one disruption: a client that gets no answer for a
-// while, then an answer, then none again within this gap, met one disruption, not several.
+// disruptionGap merges disrupted requests into one disruption: a client that is cut, gets
+// answers, and is cut again within this gap met one disruption, not several.
 const disruptionGap = 3 * time.Second
 
-// stop ends the client and returns the time from lost to its first success after a failure that
-// followed lost, and the disruptions after lost: episodes of requests that got no answer at all
-// (connection cut, refused or timed out), failures less than disruptionGap apart counting as one.
-// An answer that is not 200 (/readyz 500 while etcd settles) is downtime, not a cut connection.
+// stop ends the client and returns its downtime and disruptions after lost
+// (downtimeAndDisruptions).
 func (c *reusedClient) stop(lost time.Time) (time.Duration, int) {
 	close(c.stopCh)
 	<-c.done
 	return downtimeAndDisruptions(c.results, lost)
 }
 
-// cuts says when, after lost, the client's requests got no answer: "+0.02-0.40s (12), +1.3-1.5s (4)".
+// cuts says when, after lost, the client's requests got no answer or needed a new connection,
+// with the first error of each episode: "+0.02-0.40s (12 failed, 1 new connection: context
+// deadline exceeded)".
 func (c *reusedClient) cuts(lost time.Time) string {
 	var parts []string
 	var from, to time.Time
-	n := 0
+	failed, conns, why := 0, 0, ""
 	flush := func() {
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("+%.2f-%.2fs (%d)", from.Sub(lost).Seconds(), to.Sub(lost).Seconds(), n))
+		if failed+conns > 0 {
+			p := fmt.Sprintf("+%.2f-%.2fs (%d failed, %d new connections", from.Sub(lost).Seconds(), to.Sub(lost).Seconds(), failed, conns)
+			if why != "" {
+				p += ": " + why
+			}
+			parts = append(parts, p+")")
 		}
-		n = 0
+		failed, conns, why = 0, 0, ""
 	}
 	for _, r := range c.results {
 		if r.at.Before(lost) {
 			continue
 		}
-		if r.answered {
-			flush()
+		if !disrupted(r) {
+			if r.at.Sub(to) > disruptionGap {
+				flush()
+			}
 			continue
 		}
-		if n == 0 {
+		if failed+conns == 0 {
 			from = r.at
 		}
 		to = r.at
-		n++
+		if !r.answered {
+			failed++
+			if why == "" {
+				why = r.err
+			}
+		} else {
+			conns++
+		}
 	}
 	flush()
 	if len(parts) > 30 {
@@ -423,27 +459,31 @@ func (c *reusedClient) cuts(lost time.Time) string {
 	return strings.Join(parts, ", ")
 }
 
+// disrupted: the request got no answer, or went out on a new connection because the client's
+// was gone.
+func disrupted(r probeResult) bool { return !r.answered || r.newConn }
+
+// downtimeAndDisruptions: the downtime is the time from lost to the first 200 of a request sent
+// after lost (a request in flight at the cut may still be answered by the lost node, and one
+// that stalls until Go replays it elsewhere is downtime too). The disruptions are the episodes
+// of disrupted requests answered after lost, those less than disruptionGap apart counting as one.
+// An answer that is not 200 (/readyz 500 while etcd settles) is downtime, not a cut connection.
 func downtimeAndDisruptions(results []probeResult, lost time.Time) (time.Duration, int) {
 	var down time.Duration
-	disruptions, ok, failedSince, lastCut := 0, true, time.Time{}, time.Time{}
+	disruptions, lastCut := 0, time.Time{}
 	for _, r := range results {
 		if r.at.Before(lost) {
-			ok = r.ok
 			continue
 		}
-		if !r.answered {
+		if disrupted(r) {
 			if lastCut.IsZero() || r.at.Sub(lastCut) > disruptionGap {
 				disruptions++
 			}
 			lastCut = r.at
 		}
-		if ok && !r.ok {
-			failedSince = r.at
-		}
-		if !ok && r.ok && down == 0 && !failedSince.IsZero() {
+		if down == 0 && r.ok && !r.start.Before(lost) {
 			down = r.at.Sub(lost)
 		}
-		ok = r.ok
 	}
 	return down, disruptions
 }

@@ -7,27 +7,35 @@ import (
 	"time"
 )
 
-// The reused client's disruptions are episodes of unanswered requests; a /readyz 500 is downtime
-// but not a cut connection, and failures close together are one disruption.
+// The reused client's disruptions are episodes of requests that got no answer or needed a new
+// connection; a /readyz 500 is downtime but not a cut connection, failures close together are one
+// disruption, and the downtime ends with the first 200 to a request sent after the cut.
 func TestDowntimeAndDisruptions(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	ok := func(ms int) probeResult { return probeResult{at: at(ms), ok: true, answered: true} }
-	cut := func(ms int) probeResult { return probeResult{at: at(ms)} }
-	notReady := func(ms int) probeResult { return probeResult{at: at(ms), answered: true} }
+	ok := func(ms int) probeResult { return probeResult{start: at(ms - 5), at: at(ms), ok: true, answered: true} }
+	timedOut := func(ms int) probeResult { return probeResult{start: at(ms - 2000), at: at(ms)} }
+	reconnect := func(ms int) probeResult {
+		return probeResult{start: at(ms - 5), at: at(ms), ok: true, answered: true, newConn: true}
+	}
+	notReady := func(ms int) probeResult { return probeResult{start: at(ms - 5), at: at(ms), answered: true} }
 	for name, tc := range map[string]struct {
 		results     []probeResult
 		down        time.Duration
 		disruptions int
 	}{
-		"one cut, then answers": {
-			[]probeResult{ok(0), cut(100), cut(2100), ok(2800), ok(2820)}, 2800 * time.Millisecond, 1},
-		"a cut, a 500 while etcd settles, answers: one disruption": {
-			[]probeResult{ok(0), cut(100), ok(900), notReady(950), notReady(970), ok(1000)}, 900 * time.Millisecond, 1},
-		"cut, answer, cut again within the gap: one disruption": {
-			[]probeResult{cut(100), ok(900), cut(1500), ok(2000)}, 900 * time.Millisecond, 1},
+		"a request times out at the cut, the next connects to the new holder": {
+			[]probeResult{timedOut(2000), reconnect(2030), ok(2050)}, 2030 * time.Millisecond, 1},
+		"in flight at the cut, replayed by Go on a new connection: one disruption": {
+			[]probeResult{{start: at(-10), at: at(650), ok: true, answered: true, newConn: true}, ok(680)}, 680 * time.Millisecond, 1},
+		"answered by the lost node just before the cut: downtime goes on": {
+			[]probeResult{{start: at(-5), at: at(3), ok: true, answered: true}, timedOut(2010), reconnect(2100)}, 2100 * time.Millisecond, 1},
+		"a cut, 500s while etcd settles, answers: one disruption": {
+			[]probeResult{timedOut(1000), notReady(1050), notReady(1100), ok(1200)}, 1200 * time.Millisecond, 1},
+		"cut, answers, cut again within the gap: one disruption": {
+			[]probeResult{timedOut(1000), reconnect(1050), timedOut(3000), reconnect(3050)}, 1050 * time.Millisecond, 1},
 		"the returning node takes the VIP back: a second disruption": {
-			[]probeResult{cut(100), ok(900), ok(30000), cut(30100), ok(33000)}, 900 * time.Millisecond, 2},
+			[]probeResult{timedOut(1000), reconnect(1050), ok(30000), reconnect(30100)}, 1050 * time.Millisecond, 2},
 		"only 500s: downtime, no disruption": {
 			[]probeResult{notReady(100), ok(600)}, 600 * time.Millisecond, 0},
 	} {
