@@ -120,10 +120,11 @@ type VIPGroupSpec struct {
 
 	// staticMembers are members that are not (yet) Kubernetes Nodes, such as the seed node before
 	// it registers. They appear as peers in every node's config; the operator runs nothing on them.
+	// A group has at most 10 members in all (the priority plan's bound).
 	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=10
 	StaticMembers []StaticMember `json:"staticMembers,omitempty"`
 }
 

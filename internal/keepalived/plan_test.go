@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	hacpv1 "hacp.dev/hacp/api/v1alpha1"
 )
@@ -52,7 +53,7 @@ func memberIPs(n int) []netip.Addr {
 
 func TestElectionIsSafeForEveryFailureSet(t *testing.T) {
 	for _, mode := range []hacpv1.HealthCheckMode{hacpv1.HealthCheckWeighted, hacpv1.HealthCheckQuorumAware} {
-		for n := 1; n <= 7; n++ {
+		for n := 1; n <= MaxMembers; n++ {
 			t.Run(fmt.Sprintf("%s/%d-members", mode, n), func(t *testing.T) {
 				ips := memberIPs(n)
 				members := make([]Member, n)
@@ -155,7 +156,7 @@ func TestPlanOrderIsStableAndStaticFirst(t *testing.T) {
 	for _, p := range plan {
 		got = append(got, fmt.Sprintf("%s=%d", p.Member.Name, p.Priority))
 	}
-	want := "[seed=200 aaa=199 b=198 c=197]"
+	want := "[seed=200 aaa=190 b=180 c=170]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("plan %v, want %s", got, want)
 	}
@@ -177,7 +178,35 @@ func TestPlanRejectsTooManyMembers(t *testing.T) {
 		t.Fatal("want an error above MaxMembers")
 	}
 	// The bound is what makes the weight safe: the largest spread is below the weight.
-	if (MaxMembers-1) >= FailWeight || TopPriority-(MaxMembers-1)-FailWeight < 1 {
+	if spread := (MaxMembers - 1) * PriorityStep; spread >= FailWeight || TopPriority-spread-FailWeight < 1 {
 		t.Fatal("plan constants no longer guarantee strict separation without clamping")
+	}
+}
+
+// skewTime is keepalived's skew time for a backup of priority prio: (256 - prio)/256 of the
+// advertisement interval (VRRPv3's formula; VRRPv2's is the same in seconds).
+func skewTime(prio int, advert time.Duration) time.Duration {
+	return advert * time.Duration(256-prio) / 256
+}
+
+// When the master is lost, neighbouring backups' master-down timers end PriorityStep/256 of an
+// interval apart. With the fastest interval the CRD allows most people will use (100 ms) that is
+// the time the top backup's first advertisement has to reach the next one, or both go MASTER.
+func TestNeighbouringBackupsTimersApart(t *testing.T) {
+	for _, advert := range []time.Duration{100 * time.Millisecond, time.Second} {
+		members := make([]Member, MaxMembers)
+		for i := range members {
+			members[i].Name = fmt.Sprintf("n%02d", i)
+		}
+		plan, err := PriorityPlan(hacpv1.VIPGroupSpec{}, members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i+1 < len(plan); i++ {
+			gap := skewTime(plan[i+1].Priority, advert) - skewTime(plan[i].Priority, advert)
+			if gap < advert/32 { // 3.1 ms at 100 ms; a step of one gave 0.39 ms
+				t.Fatalf("advert %s: %s (%d) and %s (%d) end their master-down timers %s apart", advert, plan[i].Member.Name, plan[i].Priority, plan[i+1].Member.Name, plan[i+1].Priority, gap)
+			}
+		}
 	}
 }

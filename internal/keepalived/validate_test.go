@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -47,10 +48,15 @@ func TestValidateRejectsEveryPitfall(t *testing.T) {
 		"rise 0":                           {func(in *Input) { in.Spec.HealthCheck.Rise = 0 }, "spec.healthCheck.rise", "1..20"},
 		"path with a quote":                {func(in *Input) { in.Spec.HealthCheck.Path = `/readyz"` }, "spec.healthCheck.path", "absolute URL path"},
 		"no members":                       {func(in *Input) { in.Members = nil }, "members", "no Node matches"},
-		"member on the VIP":                {func(in *Input) { in.Members[0] = member("h1", "192.168.1.8") }, "members[0].addresses[0]", "also a virtual IP"},
-		"duplicate member address":         {func(in *Input) { in.Members[1] = member("h2", "192.168.1.12") }, "members[1].addresses[0]", "Duplicate"},
-		"duplicate member name":            {func(in *Input) { in.Members[1].Name = "h1" }, "members[1].name", "Duplicate"},
-		"member without address":           {func(in *Input) { in.Members[1].Addresses = nil }, "members[1].addresses", "no address"},
+		"eleven members": {func(in *Input) {
+			for i := len(in.Members); i <= MaxMembers; i++ {
+				in.Members = append(in.Members, member(fmt.Sprintf("m%d", i), fmt.Sprintf("192.168.1.%d", 100+i)))
+			}
+		}, "members", "must have at most 10 items"},
+		"member on the VIP":        {func(in *Input) { in.Members[0] = member("h1", "192.168.1.8") }, "members[0].addresses[0]", "also a virtual IP"},
+		"duplicate member address": {func(in *Input) { in.Members[1] = member("h2", "192.168.1.12") }, "members[1].addresses[0]", "Duplicate"},
+		"duplicate member name":    {func(in *Input) { in.Members[1].Name = "h1" }, "members[1].name", "Duplicate"},
+		"member without address":   {func(in *Input) { in.Members[1].Addresses = nil }, "members[1].addresses", "no address"},
 		"no member for IPv6 VIP": {func(in *Input) {
 			in.Spec.VRRPVersion = 3
 			in.Password = ""

@@ -309,10 +309,10 @@ var (
 	FastProfile    = Profile{Name: "fast", Version: 3, AdvertMilliseconds: 100, CheckInterval: 1, Fall: 1}
 )
 
-// MasterDown is keepalived's master_down_interval for the top backup (priority 199).
+// MasterDown is keepalived's master_down_interval for the top backup (the plan's second priority).
 func (p Profile) MasterDown() time.Duration {
 	adv := time.Duration(p.AdvertMilliseconds) * time.Millisecond
-	return 3*adv + time.Duration(float64(adv)*(256-199)/256)
+	return masterDown(adv, keepalived.TopPriority-keepalived.PriorityStep)
 }
 
 // CreateVIPGroup applies the group the agents serve.
