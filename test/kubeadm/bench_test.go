@@ -413,46 +413,17 @@ func (c *reusedClient) stop(lost time.Time) (time.Duration, int) {
 }
 
 // cuts says when, after lost, the client's requests got no answer or needed a new connection,
-// with the first error of each episode: "+0.02-0.40s (12 failed, 1 new connection: context
+// with the first error of each episode: "+0.02-0.40s (12 failed, 1 new connections: context
 // deadline exceeded)".
 func (c *reusedClient) cuts(lost time.Time) string {
 	var parts []string
-	var from, to time.Time
-	failed, conns, why := 0, 0, ""
-	flush := func() {
-		if failed+conns > 0 {
-			p := fmt.Sprintf("+%.2f-%.2fs (%d failed, %d new connections", from.Sub(lost).Seconds(), to.Sub(lost).Seconds(), failed, conns)
-			if why != "" {
-				p += ": " + why
-			}
-			parts = append(parts, p+")")
+	for _, e := range cutEpisodes(c.results, lost) {
+		p := fmt.Sprintf("+%.2f-%.2fs (%d failed, %d new connections", e.from.Sub(lost).Seconds(), e.to.Sub(lost).Seconds(), e.failed, e.conns)
+		if e.why != "" {
+			p += ": " + e.why
 		}
-		failed, conns, why = 0, 0, ""
+		parts = append(parts, p+")")
 	}
-	for _, r := range c.results {
-		if r.at.Before(lost) {
-			continue
-		}
-		if !disrupted(r) {
-			if r.at.Sub(to) > disruptionGap {
-				flush()
-			}
-			continue
-		}
-		if failed+conns == 0 {
-			from = r.at
-		}
-		to = r.at
-		if !r.answered {
-			failed++
-			if why == "" {
-				why = r.err
-			}
-		} else {
-			conns++
-		}
-	}
-	flush()
 	if len(parts) > 30 {
 		parts = append(parts[:30], fmt.Sprintf("and %d more", len(parts)-30))
 	}
@@ -463,29 +434,49 @@ func (c *reusedClient) cuts(lost time.Time) string {
 // was gone.
 func disrupted(r probeResult) bool { return !r.answered || r.newConn }
 
-// downtimeAndDisruptions: the downtime is the time from lost to the first 200 of a request sent
-// after lost (a request in flight at the cut may still be answered by the lost node, and one
-// that stalls until Go replays it elsewhere is downtime too). The disruptions are the episodes
-// of disrupted requests answered after lost, those less than disruptionGap apart counting as one.
-// An answer that is not 200 (/readyz 500 while etcd settles) is downtime, not a cut connection.
-func downtimeAndDisruptions(results []probeResult, lost time.Time) (time.Duration, int) {
-	var down time.Duration
-	disruptions, lastCut := 0, time.Time{}
+// cutEpisode is one disruption: disrupted requests answered after lost, each less than
+// disruptionGap after the one before.
+type cutEpisode struct {
+	from, to      time.Time
+	failed, conns int    // requests without an answer, requests on a new connection
+	why           string // the first error
+}
+
+func cutEpisodes(results []probeResult, lost time.Time) []cutEpisode {
+	var out []cutEpisode
 	for _, r := range results {
-		if r.at.Before(lost) {
+		if r.at.Before(lost) || !disrupted(r) {
 			continue
 		}
-		if disrupted(r) {
-			if lastCut.IsZero() || r.at.Sub(lastCut) > disruptionGap {
-				disruptions++
-			}
-			lastCut = r.at
+		if len(out) == 0 || r.at.Sub(out[len(out)-1].to) > disruptionGap {
+			out = append(out, cutEpisode{from: r.at})
 		}
-		if down == 0 && r.ok && !r.start.Before(lost) {
-			down = r.at.Sub(lost)
+		e := &out[len(out)-1]
+		e.to = r.at
+		if r.answered {
+			e.conns++
+			continue
+		}
+		e.failed++
+		if e.why == "" {
+			e.why = r.err
 		}
 	}
-	return down, disruptions
+	return out
+}
+
+// downtimeAndDisruptions: the downtime is the time from lost to the first 200 of a request sent
+// after lost (a request in flight at the cut may still be answered by the lost node, and one
+// that stalls until Go replays it elsewhere is downtime too); the disruptions are the cut
+// episodes. An answer that is not 200 (/readyz 500 while etcd settles) is downtime, not a cut.
+func downtimeAndDisruptions(results []probeResult, lost time.Time) (time.Duration, int) {
+	disruptions := len(cutEpisodes(results, lost))
+	for _, r := range results {
+		if r.ok && !r.start.Before(lost) {
+			return r.at.Sub(lost), disruptions
+		}
+	}
+	return 0, disruptions
 }
 
 // managerLeaderNode is the node whose hacp-manager Pod holds the leader Lease, "" if unknown.
