@@ -139,7 +139,9 @@ func Validate(in Input) field.ErrorList {
 		errs = append(errs, field.Required(mp, "no members: no Node matches spec.nodeSelector and there are no staticMembers"))
 	}
 	if len(in.Members) > MaxMembers {
-		errs = append(errs, field.TooMany(mp, len(in.Members), MaxMembers))
+		tooMany := field.TooMany(mp, len(in.Members), MaxMembers)
+		tooMany.Detail += fmt.Sprintf(": the priority plan keeps members %d apart below %d, so that one failing member never outranks a healthy one; select fewer nodes with spec.nodeSelector or drop staticMembers", PriorityStep, TopPriority)
+		errs = append(errs, tooMany)
 	}
 	for i, m := range in.Members {
 		p := mp.Index(i)
